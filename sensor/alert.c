@@ -1,0 +1,234 @@
+/*
+ * alert - see alert.h.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alert.h"
+#include "json.h"
+
+char *
+alert_fmt_bytes(uint64_t v, char *buf, size_t len)
+{
+	static const char *const units[] = { "KB", "MB", "GB", "TB", "PB" };
+	double d = (double)v;
+	int u = -1;
+
+	if (v < 1000) {
+		snprintf(buf, len, "%" PRIu64 " B", v);
+		return buf;
+	}
+	while (d >= 1000.0 && u < 4) {
+		d /= 1000.0;
+		u++;
+	}
+	snprintf(buf, len, d < 10 ? "%.2f %s" : d < 100 ? "%.1f %s" : "%.0f %s", d, units[u]);
+	return buf;
+}
+
+char *
+alert_fmt_duration(uint32_t s, char *buf, size_t len)
+{
+	if (s % 86400 == 0 && s >= 86400 && s != 86400)
+		snprintf(buf, len, "%u d", s / 86400);
+	else if (s % 3600 == 0 && s >= 3600)
+		snprintf(buf, len, "%u h", s / 3600);
+	else if (s % 60 == 0 && s >= 60)
+		snprintf(buf, len, "%u min", s / 60);
+	else
+		snprintf(buf, len, "%u s", s);
+	return buf;
+}
+
+static const char *
+proto_name(uint8_t p)
+{
+	switch (p) {
+	case IPPROTO_TCP: return "TCP";
+	case IPPROTO_UDP: return "UDP";
+	case IPPROTO_ICMP: return "ICMP";
+	case IPPROTO_ICMPV6: return "IPv6-ICMP";	/* as EVE names it */
+	default: return NULL;
+	}
+}
+
+/* The measured value of condition i, as a message shows it. */
+static void
+fmt_value(const struct alert *a, size_t i, char *buf, size_t len)
+{
+	const struct metric_def *md = metric_def(a->rule->cond[i].metric);
+	double v = a->values[i];
+
+	if (md->unit == MUNIT_BYTES)
+		alert_fmt_bytes((uint64_t)v, buf, len);
+	else if (md->unit == MUNIT_RATIO)
+		snprintf(buf, len, "%.1f", v);
+	else
+		snprintf(buf, len, "%.0f", v);
+}
+
+/* Expands one {name}; returns 0 if the name is not known. */
+static int
+expand(const struct alert *a, const char *name, size_t n, char *out, size_t len)
+{
+	const struct alert_dest *d = a->ndests > 0 ? &a->dests[0] : NULL;
+	char tmp[64];
+
+#define IS(s) (n == strlen(s) && memcmp(name, s, n) == 0)
+	if (IS("src_ip"))
+		addr_fmt(&a->src, out, len);
+	else if (IS("dest_ip"))
+		d ? (void)addr_fmt(&d->ip, out, len) : (void)snprintf(out, len, "?");
+	else if (IS("dest_port"))
+		snprintf(out, len, "%u", d ? d->port : 0);
+	else if (IS("server_name"))
+		snprintf(out, len, "%s", d && d->server_name[0] ? d->server_name : (d ? addr_fmt(&d->ip, tmp, sizeof tmp) : "?"));
+	else if (IS("app"))
+		snprintf(out, len, "%s", d ? d->app : "?");
+	else if (IS("rule"))
+		snprintf(out, len, "%s", a->rule->name);
+	else if (IS("category"))
+		snprintf(out, len, "%s", category_name(a->rule->category));
+	else if (IS("severity"))
+		snprintf(out, len, "%s", severity_name(a->rule->severity));
+	else if (IS("window"))
+		alert_fmt_duration(a->window_s, out, len);
+	else if (IS("value"))
+		fmt_value(a, 0, out, len);
+	else {
+		for (size_t i = 0; i < a->rule->ncond; i++) {
+			const char *mn = metric_def(a->rule->cond[i].metric)->name;
+			if (IS(mn)) {
+				fmt_value(a, i, out, len);
+				return 1;
+			}
+		}
+		return 0;
+	}
+#undef IS
+	return 1;
+}
+
+void
+alert_render_message(struct alert *a)
+{
+	const char *t = a->rule->message ? a->rule->message : "";
+	size_t o = 0, cap = sizeof a->message;
+
+	while (*t && o + 1 < cap) {
+		const char *close;
+		char val[128];
+		if (*t == '{' && (close = strchr(t + 1, '}')) != NULL &&
+		    expand(a, t + 1, (size_t)(close - t - 1), val, sizeof val)) {
+			size_t vl = strlen(val);
+			if (vl > cap - 1 - o)
+				vl = cap - 1 - o;
+			memcpy(a->message + o, val, vl);
+			o += vl;
+			t = close + 1;
+			continue;
+		}
+		a->message[o++] = *t++;
+	}
+	a->message[o] = '\0';
+}
+
+static void
+dest_json(struct json *j, const struct alert_dest *d)
+{
+	char ip[ADDR_STRLEN];
+	const char *pn = proto_name(d->l4proto);
+
+	json_obj_open(j, NULL);
+	json_str_kv(j, "ip", addr_fmt(&d->ip, ip, sizeof ip));
+	json_u64_kv(j, "port", d->port);
+	if (pn)
+		json_str_kv(j, "proto", pn);
+	else
+		json_u64_kv(j, "proto", d->l4proto);
+	json_str_kv(j, "app", d->app);
+	if (d->server_name[0])
+		json_str_kv(j, "server_name", d->server_name);
+	json_u64_kv(j, "bytes_out", d->bytes_out);
+	json_u64_kv(j, "bytes_in", d->bytes_in);
+	json_u64_kv(j, "flows", d->flows);
+	json_obj_close(j);
+}
+
+size_t
+alert_to_json(const struct alert *a, char *buf, size_t cap)
+{
+	struct json j;
+	char t[48], ip[ADDR_STRLEN];
+	const struct rule *r = a->rule;
+
+	json_init(&j, buf, cap);
+	json_obj_open(&j, NULL);
+	json_str_kv(&j, "timestamp", json_fmt_time(a->ts_us, t, sizeof t));
+	json_str_kv(&j, "event_type", "alert");
+	json_str_kv(&j, "sensor", a->sensor);
+	json_str_kv(&j, "alert_id", a->id);
+	json_str_kv(&j, "src_ip", addr_fmt(&a->src, ip, sizeof ip));
+	if (a->dominant && a->ndests > 0) {
+		const struct alert_dest *d = &a->dests[0];
+		const char *pn = proto_name(d->l4proto);
+		json_str_kv(&j, "dest_ip", addr_fmt(&d->ip, ip, sizeof ip));
+		json_u64_kv(&j, "dest_port", d->port);
+		if (pn)
+			json_str_kv(&j, "proto", pn);
+		else
+			json_u64_kv(&j, "proto", d->l4proto);
+		json_str_kv(&j, "app_proto", d->app_proto);
+		if (d->server_name[0])
+			json_str_kv(&j, "server_name", d->server_name);
+	}
+
+	json_obj_open(&j, "alert");
+	json_str_kv(&j, "category", category_name(r->category));
+	json_str_kv(&j, "rule", r->name);
+	json_str_kv(&j, "severity", severity_name(r->severity));
+	json_u64_kv(&j, "score", r->score);
+	json_arr_open(&j, "mitre");
+	for (size_t i = 0; i < r->nmitre; i++)
+		json_str_kv(&j, NULL, r->mitre[i]);
+	json_arr_close(&j);
+	json_str_kv(&j, "message", a->message);
+	json_str_kv(&j, "state", a->state == ALERT_NEW ? "new" : "update");
+	json_u64_kv(&j, "updates", a->updates);
+	json_str_kv(&j, "engaged_since", json_fmt_time(a->engaged_since_us, t, sizeof t));
+	json_str_kv(&j, "engagement_id", a->engagement_id);
+	json_obj_close(&j);
+
+	json_obj_open(&j, "window");
+	json_str_kv(&j, "start", json_fmt_time(a->window_start_us, t, sizeof t));
+	json_str_kv(&j, "end", json_fmt_time(a->ts_us, t, sizeof t));
+	json_u64_kv(&j, "seconds", a->window_s);
+	json_obj_close(&j);
+
+	json_obj_open(&j, "evidence");
+	json_u64_kv(&j, "bytes_out", a->bytes_out);
+	json_u64_kv(&j, "bytes_in", a->bytes_in);
+	json_arr_open(&j, "destinations");
+	for (size_t i = 0; i < a->ndests; i++)
+		dest_json(&j, &a->dests[i]);
+	json_arr_close(&j);
+	json_obj_open(&j, "metrics");
+	for (size_t i = 0; i < r->ncond; i++) {
+		char k[96];
+		/* Written as a rule would: host.out.bytes[10min]. */
+		alert_fmt_duration(r->cond[i].window_s, t, sizeof t);
+		char *sp = strchr(t, ' ');
+		if (sp != NULL)
+			memmove(sp, sp + 1, strlen(sp));
+		snprintf(k, sizeof k, "%s[%s]", metric_def(r->cond[i].metric)->name, t);
+		json_dbl_kv(&j, k, a->values[i]);
+	}
+	json_obj_close(&j);
+	json_obj_close(&j);
+
+	json_obj_close(&j);
+	return json_ok(&j) ? j.len : 0;
+}

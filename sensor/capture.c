@@ -1,0 +1,203 @@
+/*
+ * capture - see capture.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <pcap/pcap.h>
+
+#include "capture.h"
+#include "decode.h"
+
+struct capture {
+	pcap_t *p;
+	int live;
+	int dlt;
+	uint64_t file_size;
+	char err[PCAP_ERRBUF_SIZE + 64];
+};
+
+static int
+capture_set_filter(struct capture *c, const char *bpf, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+
+	if (bpf == NULL || *bpf == '\0')
+		return 0;
+	if (pcap_compile(c->p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		snprintf(err, errlen, "bad filter '%s': %s", bpf, pcap_geterr(c->p));
+		return -1;
+	}
+	if (pcap_setfilter(c->p, &prog) != 0) {
+		snprintf(err, errlen, "cannot apply filter '%s': %s", bpf, pcap_geterr(c->p));
+		pcap_freecode(&prog);
+		return -1;
+	}
+	pcap_freecode(&prog);
+	return 0;
+}
+
+static pcap_t *
+capture_open_live(const struct capture_config *cfg, char *err, size_t errlen)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p = pcap_create(cfg->iface, ebuf);
+	int rc;
+
+	if (p == NULL) {
+		snprintf(err, errlen, "%s: %s", cfg->iface, ebuf);
+		return NULL;
+	}
+	pcap_set_snaplen(p, cfg->snaplen > 0 ? cfg->snaplen : 262144);
+	pcap_set_promisc(p, cfg->promisc);
+	pcap_set_timeout(p, cfg->timeout_ms > 0 ? cfg->timeout_ms : 100);
+	if (cfg->buffer_mb > 0)
+		pcap_set_buffer_size(p, cfg->buffer_mb * 1024 * 1024);
+	/* Microseconds everywhere, so packet time means the same from files and wires. */
+	pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_MICRO);
+	rc = pcap_activate(p);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s%s%s", cfg->iface, pcap_statustostr(rc),
+		    pcap_geterr(p)[0] ? ": " : "", pcap_geterr(p));
+		pcap_close(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct capture *
+capture_open(const struct capture_config *cfg, char *err, size_t errlen)
+{
+	struct capture *c = calloc(1, sizeof *c);
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (cfg->file != NULL) {
+		c->p = pcap_open_offline_with_tstamp_precision(cfg->file, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+		if (c->p == NULL) {
+			snprintf(err, errlen, "%s: %s", cfg->file, ebuf);
+			free(c);
+			return NULL;
+		}
+		struct stat st;
+		FILE *f = pcap_file(c->p);
+		if (f != NULL && strcmp(cfg->file, "-") != 0 && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+			c->file_size = (uint64_t)st.st_size;
+	} else {
+		c->p = capture_open_live(cfg, err, errlen);
+		if (c->p == NULL) {
+			free(c);
+			return NULL;
+		}
+		c->live = 1;
+	}
+	c->dlt = pcap_datalink(c->p);
+	if (!decode_dlt_supported(c->dlt)) {
+		const char *name = pcap_datalink_val_to_name(c->dlt);
+		const char *desc = pcap_datalink_val_to_description(c->dlt);
+		snprintf(err, errlen, "%s: unsupported link type %s (%d%s%s); outflow decodes Ethernet, "
+		    "Linux cooked v1/v2, raw IPv4/IPv6 and BSD loopback",
+		    cfg->file ? cfg->file : cfg->iface, name ? name : "unknown", c->dlt,
+		    desc ? ", " : "", desc ? desc : "");
+		capture_close(c);
+		return NULL;
+	}
+	if (capture_set_filter(c, cfg->bpf, err, errlen) != 0) {
+		capture_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+capture_close(struct capture *c)
+{
+	if (c == NULL)
+		return;
+	if (c->p)
+		pcap_close(c->p);
+	free(c);
+}
+
+enum capture_rc
+capture_next(struct capture *c, struct capture_pkt *out)
+{
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int rc = pcap_next_ex(c->p, &h, &data);
+
+	switch (rc) {
+	case 1:
+		/* A timestamp with tv_usec out of range is the file's lie; carry it over. */
+		out->ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+		out->caplen = h->caplen;
+		out->wirelen = h->len < h->caplen ? h->caplen : h->len;
+		out->data = data;
+		return CAPTURE_PACKET;
+	case 0:
+		return CAPTURE_IDLE;
+	case PCAP_ERROR_BREAK:
+		return c->live ? CAPTURE_IDLE : CAPTURE_EOF;
+	default:
+		snprintf(c->err, sizeof c->err, "%s", pcap_geterr(c->p));
+		return CAPTURE_ERROR;
+	}
+}
+
+int
+capture_dlt(const struct capture *c)
+{
+	return c->dlt;
+}
+
+const char *
+capture_dlt_name(const struct capture *c)
+{
+	const char *n = pcap_datalink_val_to_name(c->dlt);
+	return n ? n : "unknown";
+}
+
+int
+capture_is_live(const struct capture *c)
+{
+	return c->live;
+}
+
+const char *
+capture_error(const struct capture *c)
+{
+	return c->err;
+}
+
+void
+capture_get_stats(struct capture *c, struct capture_stats *out)
+{
+	struct pcap_stat ps;
+
+	memset(out, 0, sizeof *out);
+	if (c->live) {
+		if (pcap_stats(c->p, &ps) == 0) {
+			out->kernel_recv = ps.ps_recv;
+			out->kernel_drop = ps.ps_drop;
+			out->iface_drop = ps.ps_ifdrop;
+		}
+		return;
+	}
+	out->file_size = c->file_size;
+	FILE *f = pcap_file(c->p);
+	if (f != NULL && c->file_size > 0) {
+		long pos = ftell(f);
+		out->file_pos = pos > 0 ? (uint64_t)pos : 0;
+	}
+}
+
+void
+capture_breakloop(struct capture *c)
+{
+	pcap_breakloop(c->p);
+}

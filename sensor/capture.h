@@ -1,0 +1,59 @@
+/*
+ * capture - where packets come from: a pcap/pcapng file (or stdin) read as
+ * fast as possible, or a live interface. Applies the BPF filter, refuses
+ * link types the decoder does not understand (naming them), reports the
+ * file position for progress and the kernel's drop counters for stats.
+ * Timestamps are always microseconds, whatever the file's precision.
+ */
+#ifndef OUTFLOW_CAPTURE_H
+#define OUTFLOW_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct capture_config {
+	const char *file;	/* -r: path, "-" for stdin; NULL for live */
+	const char *iface;	/* -i */
+	const char *bpf;	/* -f, may be NULL */
+	int snaplen;		/* live: bytes kept per packet (0 = 262144) */
+	int buffer_mb;		/* live: kernel buffer, MiB (0 = libpcap default) */
+	int promisc;		/* live: 1 = promiscuous */
+	int timeout_ms;		/* live: read timeout so the loop can tick when idle */
+};
+
+struct capture_stats {
+	uint64_t kernel_recv, kernel_drop, iface_drop;	/* live only */
+	uint64_t file_size, file_pos;			/* file only (0 for stdin) */
+};
+
+enum capture_rc {
+	CAPTURE_PACKET = 1,	/* *out filled */
+	CAPTURE_IDLE = 0,	/* live read timeout, no packet */
+	CAPTURE_EOF = -1,	/* end of file */
+	CAPTURE_ERROR = -2	/* read error (message in capture_error()) */
+};
+
+struct capture_pkt {
+	uint64_t ts_us;
+	uint32_t caplen, wirelen;
+	const uint8_t *data;
+};
+
+struct capture;
+
+/* Opens the source; NULL with a message in err (no such file, permission, bad filter, link type). */
+struct capture *capture_open(const struct capture_config *cfg, char *err, size_t errlen);
+void capture_close(struct capture *c);
+
+/* Next packet. The data stays valid until the next call. */
+enum capture_rc capture_next(struct capture *c, struct capture_pkt *out);
+
+int capture_dlt(const struct capture *c);
+const char *capture_dlt_name(const struct capture *c);
+int capture_is_live(const struct capture *c);
+const char *capture_error(const struct capture *c);
+void capture_get_stats(struct capture *c, struct capture_stats *out);
+/* Stops a blocking live read from another context (signal handler safe). */
+void capture_breakloop(struct capture *c);
+
+#endif

@@ -1,0 +1,542 @@
+/*
+ * detect - see detect.h.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+#include "hash.h"
+#include "log.h"
+#include "table.h"
+
+struct eng_key {
+	uint64_t rule;		/* hash of the rule name: survives reloads */
+	struct ip_addr host, peer;	/* peer all-zero for host-level rules */
+};
+
+struct engaged {
+	struct tnode node;
+	struct eng_key key;
+	uint64_t first_us, last_fire_us, last_true_us;
+	uint32_t updates;
+	char id[64];
+};
+
+/* nDPI ids an app/category except term names, resolved once per install. */
+struct resolved {
+	int *ids;
+	size_t n;
+};
+
+struct detect {
+	struct detect_config cfg;
+	struct dpi *dpi;
+	detect_emit_fn emit;
+	void *emit_ctx;
+	const struct ruleset *rs;
+	struct resolved **res;	/* [rule][term] */
+	uint64_t *rule_hash;	/* [rule] */
+	struct table *eng;
+	uint64_t seq;
+	struct detect_stats st;
+};
+
+struct detect *
+detect_new(const struct detect_config *cfg, struct dpi *dpi, detect_emit_fn emit,
+    void *emit_ctx, char *err, size_t errlen)
+{
+	struct detect *d = calloc(1, sizeof *d);
+	struct table_config tc = {
+		.capacity = cfg->max_engaged, .entry_size = sizeof(struct engaged),
+		.key_off = offsetof(struct engaged, key), .key_len = sizeof(struct eng_key),
+		.nlists = 1, .what = "engaged-alert",
+	};
+
+	if (d == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	d->cfg = *cfg;
+	d->dpi = dpi;
+	d->emit = emit;
+	d->emit_ctx = emit_ctx;
+	if ((d->eng = table_new(&tc, err, errlen)) == NULL) {
+		free(d);
+		return NULL;
+	}
+	d->st.max_engaged = cfg->max_engaged;
+	return d;
+}
+
+static void
+resolved_free(struct resolved **res, const struct ruleset *rs)
+{
+	if (res == NULL)
+		return;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		if (res[i] == NULL)
+			continue;
+		for (size_t t = 0; t < rs->rules[i].nexcept; t++)
+			free(res[i][t].ids);
+		free(res[i]);
+	}
+	free(res);
+}
+
+void
+detect_free(struct detect *d)
+{
+	if (d == NULL)
+		return;
+	if (d->rs)
+		resolved_free(d->res, d->rs);
+	free(d->rule_hash);
+	table_free(d->eng);
+	free(d);
+}
+
+/* Resolves the nDPI names of one except term; -1 with a message on an unknown one. */
+static int
+resolve_term(struct detect *d, const struct rule *r, const struct rule_term *t,
+    struct resolved *out, const char *file, char *err, size_t errlen)
+{
+	if (t->kind != RULE_TERM_APP_IN && t->kind != RULE_TERM_CATEGORY_IN)
+		return 0;
+	out->ids = calloc(t->nnames ? t->nnames : 1, sizeof *out->ids);
+	if (out->ids == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < t->nnames; i++) {
+		int id = t->kind == RULE_TERM_APP_IN ? dpi_proto_lookup(d->dpi, t->names[i])
+		    : dpi_category_lookup(d->dpi, t->names[i]);
+		if (id < 0) {
+			snprintf(err, errlen, "%s:%u: rule %s: nDPI knows no %s named '%s'", file,
+			    r->line, r->name, t->kind == RULE_TERM_APP_IN ? "application" : "category",
+			    t->names[i]);
+			return -1;
+		}
+		out->ids[out->n++] = id;
+	}
+	return 0;
+}
+
+int
+detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t errlen)
+{
+	struct resolved **res = calloc(rs->nrules ? rs->nrules : 1, sizeof *res);
+	uint64_t *hashes = calloc(rs->nrules ? rs->nrules : 1, sizeof *hashes);
+	const char *file = rs->source ? rs->source : "rules";
+
+	if (res == NULL || hashes == NULL)
+		goto oom;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		hashes[i] = hash_bytes(r->name, strlen(r->name), 0);
+		res[i] = calloc(r->nexcept ? r->nexcept : 1, sizeof **res);
+		if (res[i] == NULL)
+			goto oom;
+		for (size_t t = 0; t < r->nexcept; t++)
+			if (resolve_term(d, r, &r->except[t], &res[i][t], file, err, errlen) != 0)
+				goto fail;
+	}
+	if (d->rs)
+		resolved_free(d->res, d->rs);
+	free(d->rule_hash);
+	d->rs = rs;
+	d->res = res;
+	d->rule_hash = hashes;
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	{
+		struct ruleset tmp = *rs;
+		resolved_free(res, &tmp);
+	}
+	free(hashes);
+	return -1;
+}
+
+static int
+ids_has(const struct resolved *r, int id)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->ids[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Does an except term of rule ri exclude this destination? */
+static int
+dest_excluded(const struct detect *d, size_t ri, const struct dest *ds)
+{
+	const struct rule *r = &d->rs->rules[ri];
+
+	for (size_t i = 0; i < r->nexcept; i++) {
+		const struct rule_term *t = &r->except[i];
+		const struct resolved *rv = &d->res[ri][i];
+		switch (t->kind) {
+		case RULE_TERM_DEST_IN:
+			if (netset_contains(t->net, &ds->key.peer))
+				return 1;
+			break;
+		case RULE_TERM_SERVER_NAME:
+			if (ds->server_name[0] == '\0')
+				break;
+			for (size_t k = 0; k < t->nnames; k++)
+				if (rules_glob_match(t->names[k], ds->server_name))
+					return 1;
+			break;
+		case RULE_TERM_APP_IN:
+			if ((ds->app_master && ids_has(rv, ds->app_master)) ||
+			    (ds->app_proto && ids_has(rv, ds->app_proto)))
+				return 1;
+			break;
+		case RULE_TERM_CATEGORY_IN:
+			if (ids_has(rv, ds->app_category))
+				return 1;
+			break;
+		case RULE_TERM_PORT_IN:
+			for (size_t k = 0; k < t->nports; k++)
+				if (t->ports[k] == ds->port)
+					return 1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Which traffic a rule's first condition is about: selects evidence. */
+enum family { FAM_EXTERNAL, FAM_INTERNAL, FAM_SERVED };
+
+static enum family
+metric_family(enum metric_id m)
+{
+	switch (m) {
+	case M_HOST_INT_IN_BYTES:
+	case M_HOST_INT_OUT_BYTES:
+		return FAM_INTERNAL;
+	case M_HOST_SERVED_OUT_BYTES:
+	case M_HOST_SERVED_IN_BYTES:
+		return FAM_SERVED;
+	default:
+		return FAM_EXTERNAL;
+	}
+}
+
+/* Bytes of excluded destinations within a window, to take off host totals. */
+struct excluded {
+	uint64_t out, in;
+};
+
+static struct excluded
+excluded_bytes(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h,
+    int internal, uint32_t window_s, uint64_t now)
+{
+	struct excluded x = { 0, 0 };
+
+	if (d->rs->rules[ri].nexcept == 0)
+		return x;
+	for (struct dest *ds = host_dest_first(ht, h); ds; ds = host_dest_next(ht, ds)) {
+		if (ds->peer_internal != internal || !dest_excluded(d, ri, ds))
+			continue;
+		x.out += dest_window(ds, DC_OUT, window_s, now);
+		x.in += dest_window(ds, DC_IN, window_s, now);
+	}
+	return x;
+}
+
+static uint64_t
+sub_floor(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static double
+ratio(uint64_t out, uint64_t in)
+{
+	return (double)out / (double)(in ? in : 1);
+}
+
+/* The value of one condition for host h (and destination ds for dest metrics). */
+static double
+cond_value(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h,
+    const struct dest *ds, const struct rule_cond *c, uint64_t now)
+{
+	uint32_t w = c->window_s;
+	struct excluded x;
+
+	switch (c->metric) {
+	case M_HOST_OUT_BYTES:
+	case M_HOST_IN_BYTES:
+	case M_HOST_OUT_RATIO:
+		x = excluded_bytes(d, ht, ri, h, 0, w, now);
+		if (c->metric == M_HOST_OUT_BYTES)
+			return (double)sub_floor(host_window(h, HC_OUT, w, now), x.out);
+		if (c->metric == M_HOST_IN_BYTES)
+			return (double)sub_floor(host_window(h, HC_IN, w, now), x.in);
+		return ratio(sub_floor(host_window(h, HC_OUT, w, now), x.out),
+		    sub_floor(host_window(h, HC_IN, w, now), x.in));
+	case M_HOST_INT_IN_BYTES:
+	case M_HOST_INT_OUT_BYTES:
+		x = excluded_bytes(d, ht, ri, h, 1, w, now);
+		if (c->metric == M_HOST_INT_OUT_BYTES)
+			return (double)sub_floor(host_window(h, HC_INT_OUT, w, now), x.out);
+		return (double)sub_floor(host_window(h, HC_INT_IN, w, now), x.in);
+	case M_HOST_OUT_PEERS:
+		return host_peers(h, now);
+	case M_HOST_OUT_FLOWS:
+		return (double)host_window(h, HC_OUT_FLOWS, w, now);
+	case M_HOST_SERVED_OUT_BYTES:
+		return (double)host_window(h, HC_SRV_OUT, w, now);
+	case M_HOST_SERVED_IN_BYTES:
+		return (double)host_window(h, HC_SRV_IN, w, now);
+	case M_DEST_OUT_BYTES:
+		return ds ? (double)dest_window(ds, DC_OUT, w, now) : 0;
+	case M_DEST_IN_BYTES:
+		return ds ? (double)dest_window(ds, DC_IN, w, now) : 0;
+	case M_DEST_OUT_RATIO:
+		return ds ? ratio(dest_window(ds, DC_OUT, w, now), dest_window(ds, DC_IN, w, now)) : 0;
+	case M__COUNT:
+		break;
+	}
+	return 0;
+}
+
+static int
+cond_holds(const struct rule_cond *c, double v)
+{
+	switch (c->op) {
+	case RULE_OP_GT: return v > c->value;
+	case RULE_OP_GE: return v >= c->value;
+	case RULE_OP_LT: return v < c->value;
+	case RULE_OP_LE: return v <= c->value;
+	}
+	return 0;
+}
+
+static void
+fill_dest(struct detect *d, struct alert_dest *ad, const struct dest *ds, uint32_t w, uint64_t now)
+{
+	memset(ad, 0, sizeof *ad);
+	ad->ip = ds->key.peer;
+	ad->port = ds->port;
+	ad->l4proto = ds->l4proto;
+	dpi_ids_name(d->dpi, ds->app_master, ds->app_proto, ad->app, sizeof ad->app);
+	dpi_eve_proto(d->dpi, ds->app_master, ds->app_proto, ad->app_proto, sizeof ad->app_proto);
+	snprintf(ad->server_name, sizeof ad->server_name, "%s", ds->server_name);
+	ad->bytes_out = dest_window(ds, DC_OUT, w, now);
+	ad->bytes_in = dest_window(ds, DC_IN, w, now);
+	ad->flows = ds->flows;
+}
+
+/* Evidence: the host's top destinations of the rule's family in its window. */
+static void
+collect_dests(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h,
+    const struct dest *focus, struct alert *a, uint64_t now)
+{
+	enum family fam = metric_family(d->rs->rules[ri].cond[0].metric);
+	int internal = fam == FAM_INTERNAL;
+	/* For data pulled in from internal peers the interesting side is "in". */
+	int by_in = d->rs->rules[ri].cond[0].metric == M_HOST_INT_IN_BYTES;
+	uint32_t w = a->window_s;
+
+	a->ndests = 0;
+	if (focus != NULL)
+		fill_dest(d, &a->dests[a->ndests++], focus, w, now);
+	if (fam == FAM_SERVED)
+		return;
+	for (struct dest *ds = host_dest_first(ht, h); ds; ds = host_dest_next(ht, ds)) {
+		if (ds == focus || ds->peer_internal != internal || dest_excluded(d, ri, ds))
+			continue;
+		struct alert_dest cand;
+		fill_dest(d, &cand, ds, w, now);
+		uint64_t key = by_in ? cand.bytes_in : cand.bytes_out;
+		if (key == 0)
+			continue;
+		/* Insertion into the sorted top list (the focus stays first). */
+		size_t lo = focus ? 1 : 0, pos = a->ndests;
+		while (pos > lo && key > (by_in ? a->dests[pos - 1].bytes_in : a->dests[pos - 1].bytes_out))
+			pos--;
+		if (pos >= ALERT_MAX_DESTS)
+			continue;
+		size_t n = a->ndests < ALERT_MAX_DESTS ? a->ndests : ALERT_MAX_DESTS - 1;
+		memmove(&a->dests[pos + 1], &a->dests[pos], (n - pos) * sizeof a->dests[0]);
+		a->dests[pos] = cand;
+		if (a->ndests < ALERT_MAX_DESTS)
+			a->ndests++;
+	}
+}
+
+static void
+fill_totals(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h,
+    const struct dest *focus, struct alert *a, uint64_t now)
+{
+	enum family fam = metric_family(d->rs->rules[ri].cond[0].metric);
+	uint32_t w = a->window_s;
+	struct excluded x;
+
+	if (focus != NULL) {
+		a->bytes_out = dest_window(focus, DC_OUT, w, now);
+		a->bytes_in = dest_window(focus, DC_IN, w, now);
+	} else if (fam == FAM_SERVED) {
+		a->bytes_out = host_window(h, HC_SRV_OUT, w, now);
+		a->bytes_in = host_window(h, HC_SRV_IN, w, now);
+	} else {
+		int internal = fam == FAM_INTERNAL;
+		x = excluded_bytes(d, ht, ri, h, internal, w, now);
+		a->bytes_out = sub_floor(host_window(h, internal ? HC_INT_OUT : HC_OUT, w, now), x.out);
+		a->bytes_in = sub_floor(host_window(h, internal ? HC_INT_IN : HC_IN, w, now), x.in);
+	}
+}
+
+/* Engagement bookkeeping; returns the entry to alert on, or NULL if suppressed. */
+static struct engaged *
+engage(struct detect *d, const struct rule *r, uint64_t rule_hash, const struct host *h,
+    const struct dest *ds, uint64_t now, enum alert_state *state)
+{
+	struct eng_key k;
+	uint64_t sup = (uint64_t)r->suppress_s * 1000000u;
+	uint32_t hash;
+	struct engaged *e;
+
+	memset(&k, 0, sizeof k);
+	k.rule = rule_hash;
+	k.host = h->addr;
+	if (ds)
+		k.peer = ds->key.peer;
+	hash = (uint32_t)hash_mix64(rule_hash ^ addr_hash(&k.host, d->cfg.seed) ^
+	    addr_hash(&k.peer, d->cfg.seed + 3));
+	e = table_lookup(d->eng, &k, hash);
+	/* Quiet for longer than the suppress time: the old engagement is over. */
+	if (e != NULL && now > e->last_true_us + sup) {
+		table_del(d->eng, e);
+		e = NULL;
+	}
+	if (e == NULL) {
+		if (table_full(d->eng)) {
+			table_del(d->eng, table_head(d->eng, 0));
+			d->st.engaged_evicted++;
+		}
+		e = table_add(d->eng, &k, hash, 0);
+		e->first_us = e->last_fire_us = e->last_true_us = now;
+		*state = ALERT_NEW;
+		return e;
+	}
+	e->last_true_us = now;
+	table_touch(d->eng, e, -1);
+	if (now >= e->last_fire_us + sup && sup > 0) {
+		e->last_fire_us = now;
+		e->updates++;
+		*state = ALERT_UPDATE;
+		return e;
+	}
+	d->st.suppressed++;
+	return NULL;
+}
+
+static void
+fire(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h,
+    const struct dest *ds, const double *values, uint64_t now)
+{
+	const struct rule *r = &d->rs->rules[ri];
+	enum alert_state state;
+	struct engaged *e = engage(d, r, d->rule_hash[ri], h, ds, now, &state);
+	struct alert a;
+
+	if (e == NULL)
+		return;
+	memset(&a, 0, sizeof a);
+	a.ts_us = now;
+	a.sensor = d->cfg.sensor_name;
+	a.rule = r;
+	a.state = state;
+	a.updates = e->updates;
+	a.engaged_since_us = e->first_us;
+	a.src = h->addr;
+	a.window_s = r->cond[0].window_s ? r->cond[0].window_s : 60;
+	a.window_start_us = host_window_start(a.window_s, now);
+	memcpy(a.values, values, sizeof a.values);
+	snprintf(a.id, sizeof a.id, "%s-%016" PRIx64 "-%" PRIu64, d->cfg.sensor_name,
+	    d->cfg.run_id, ++d->seq);
+	if (state == ALERT_NEW)
+		snprintf(e->id, sizeof e->id, "%s", a.id);
+	snprintf(a.engagement_id, sizeof a.engagement_id, "%s", e->id);
+	fill_totals(d, ht, ri, h, ds, &a, now);
+	collect_dests(d, ht, ri, h, ds, &a, now);
+	/* One destination dominates: it is the one the alert is about, or carries most of the bytes. */
+	if (ds != NULL)
+		a.dominant = 1;
+	else if (a.ndests > 0) {
+		uint64_t top = metric_family(r->cond[0].metric) == FAM_INTERNAL &&
+		    r->cond[0].metric == M_HOST_INT_IN_BYTES ? a.dests[0].bytes_in : a.dests[0].bytes_out;
+		uint64_t tot = r->cond[0].metric == M_HOST_INT_IN_BYTES ? a.bytes_in : a.bytes_out;
+		a.dominant = a.ndests == 1 || (tot > 0 && top * 2 > tot);
+	}
+	alert_render_message(&a);
+	if (state == ALERT_NEW)
+		d->st.alerts_new++;
+	else
+		d->st.alerts_update++;
+	d->emit(d->emit_ctx, &a);
+}
+
+static int
+rule_has_dest_cond(const struct rule *r)
+{
+	for (size_t i = 0; i < r->ncond; i++)
+		if (metric_def(r->cond[i].metric)->scope == MSCOPE_DEST)
+			return 1;
+	return 0;
+}
+
+static void
+eval_rule(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h, uint64_t now)
+{
+	const struct rule *r = &d->rs->rules[ri];
+	double v[RULE_MAX_CONDS] = { 0 };
+
+	d->st.evaluations++;
+	if (!rule_has_dest_cond(r)) {
+		for (size_t i = 0; i < r->ncond; i++)
+			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, NULL, &r->cond[i], now)))
+				return;
+		fire(d, ht, ri, h, NULL, v, now);
+		return;
+	}
+	for (struct dest *ds = host_dest_first(ht, h); ds; ds = host_dest_next(ht, ds)) {
+		size_t i;
+		if (ds->peer_internal || dest_excluded(d, ri, ds))
+			continue;
+		for (i = 0; i < r->ncond; i++)
+			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, ds, &r->cond[i], now)))
+				break;
+		if (i == r->ncond)
+			fire(d, ht, ri, h, ds, v, now);
+	}
+}
+
+void
+detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, uint64_t now_us)
+{
+	if (d->rs == NULL)
+		return;
+	for (struct host *h = host_changed_first(ht, since_us); h; h = host_changed_next(ht, h, since_us)) {
+		for (size_t ri = 0; ri < d->rs->nrules; ri++) {
+			const struct rule *r = &d->rs->rules[ri];
+			if (r->disabled || (r->hosts && !netset_contains(r->hosts, &h->addr)))
+				continue;
+			eval_rule(d, ht, ri, h, now_us);
+		}
+	}
+}
+
+void
+detect_get_stats(const struct detect *d, struct detect_stats *out)
+{
+	*out = d->st;
+	out->engaged = table_count(d->eng);
+}

@@ -1,0 +1,460 @@
+/*
+ * host - see host.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ndpi_api.h>
+
+#include "hash.h"
+#include "host.h"
+#include "log.h"
+
+struct host_tables {
+	struct host_config cfg;
+	struct table *hosts;
+	struct table *dests;
+	uint64_t hosts_evicted, dests_evicted;
+};
+
+/* ---- windows ------------------------------------------------------------
+ *
+ * Bucket b of the minute ring holds epoch minute m where m % 60 == b, for
+ * the 60 minutes up to clk.cur_min; older contents are zeroed as the clock
+ * advances. Same for hours.
+ */
+
+static void
+win_advance(struct win_clock *clk, uint64_t *min, uint64_t *hour, size_t width, uint64_t now_us)
+{
+	uint32_t m = (uint32_t)(now_us / 60000000u), h = m / 60;
+
+	if (m > clk->cur_min) {
+		uint32_t gap = m - clk->cur_min;
+		if (gap > HOST_MINUTES || clk->cur_min == 0)
+			gap = HOST_MINUTES;
+		for (uint32_t i = 0; i < gap; i++)
+			memset(min + ((m - i) % HOST_MINUTES) * width, 0, width * sizeof *min);
+		clk->cur_min = m;
+	}
+	if (h > clk->cur_hour) {
+		uint32_t gap = h - clk->cur_hour;
+		if (gap > HOST_HOURS || clk->cur_hour == 0)
+			gap = HOST_HOURS;
+		for (uint32_t i = 0; i < gap; i++)
+			memset(hour + ((h - i) % HOST_HOURS) * width, 0, width * sizeof *hour);
+		clk->cur_hour = h;
+	}
+}
+
+/*
+ * Sum of counter c over the buckets covering window_s up to now: whole
+ * minutes up to an hour, whole hours beyond (rules.c enforces that).
+ */
+static uint64_t
+win_sum(const struct win_clock *clk, const uint64_t *min, const uint64_t *hour, size_t width,
+    size_t c, uint32_t window_s, uint64_t now_us)
+{
+	uint32_t now_m = (uint32_t)(now_us / 60000000u);
+	uint64_t sum = 0;
+
+	if (window_s <= HOST_MINUTES * 60u) {
+		uint32_t n = window_s / 60 ? window_s / 60 : 1;
+		for (uint32_t k = 0; k < n && k <= now_m; k++) {
+			uint32_t m = now_m - k;
+			if (m > clk->cur_min || m + HOST_MINUTES <= clk->cur_min)
+				continue;
+			sum += min[(m % HOST_MINUTES) * width + c];
+		}
+	} else {
+		uint32_t now_h = now_m / 60, n = window_s / 3600;
+		if (n > HOST_HOURS)
+			n = HOST_HOURS;
+		for (uint32_t k = 0; k < n && k <= now_h; k++) {
+			uint32_t h = now_h - k;
+			if (h > clk->cur_hour || h + HOST_HOURS <= clk->cur_hour)
+				continue;
+			sum += hour[(h % HOST_HOURS) * width + c];
+		}
+	}
+	return sum;
+}
+
+uint64_t
+host_window_start(uint32_t window_s, uint64_t now_us)
+{
+	uint64_t now_m = now_us / 60000000u;
+
+	if (window_s <= HOST_MINUTES * 60u) {
+		uint64_t n = window_s / 60 ? window_s / 60 : 1;
+		return (now_m + 1 - n) * 60000000u;
+	}
+	return (now_m / 60 + 1 - window_s / 3600) * 3600000000u;
+}
+
+uint64_t
+host_window(const struct host *h, enum host_ctr c, uint32_t window_s, uint64_t now_us)
+{
+	return win_sum(&h->clk, &h->min[0][0], &h->hour[0][0], HC__COUNT, c, window_s, now_us);
+}
+
+uint64_t
+dest_window(const struct dest *d, enum dest_ctr c, uint32_t window_s, uint64_t now_us)
+{
+	return win_sum(&d->clk, &d->min[0][0], &d->hour[0][0], DC__COUNT, c, window_s, now_us);
+}
+
+/* ---- tables -------------------------------------------------------------- */
+
+struct host_tables *
+host_tables_new(const struct host_config *cfg, char *err, size_t errlen)
+{
+	struct host_tables *ht = calloc(1, sizeof *ht);
+	struct table_config hc = {
+		.capacity = cfg->max_hosts, .entry_size = sizeof(struct host),
+		.key_off = offsetof(struct host, addr), .key_len = sizeof(struct ip_addr),
+		.nlists = 1, .what = "host",
+	};
+	struct table_config dc = {
+		.capacity = cfg->max_dests, .entry_size = sizeof(struct dest),
+		.key_off = offsetof(struct dest, key), .key_len = sizeof(struct dest_key),
+		.nlists = 1, .what = "destination",
+	};
+
+	if (ht == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ht->cfg = *cfg;
+	if ((ht->hosts = table_new(&hc, err, errlen)) == NULL ||
+	    (ht->dests = table_new(&dc, err, errlen)) == NULL) {
+		host_tables_free(ht);
+		return NULL;
+	}
+	return ht;
+}
+
+void
+host_tables_free(struct host_tables *ht)
+{
+	if (ht == NULL)
+		return;
+	table_free(ht->hosts);
+	table_free(ht->dests);
+	free(ht);
+}
+
+static void
+dest_unlink(struct host_tables *ht, struct dest *d)
+{
+	struct host *h = table_at(ht->hosts, d->host_slot);
+	uint32_t slot = table_slot(ht->dests, d);
+
+	if (d->sib_prev != TABLE_NIL)
+		((struct dest *)table_at(ht->dests, d->sib_prev))->sib_next = d->sib_next;
+	else if (h->dest_head == slot)
+		h->dest_head = d->sib_next;
+	if (d->sib_next != TABLE_NIL)
+		((struct dest *)table_at(ht->dests, d->sib_next))->sib_prev = d->sib_prev;
+}
+
+static void
+host_remove(struct host_tables *ht, struct host *h)
+{
+	/* Its destinations go with it: they are only reachable through it. */
+	while (h->dest_head != TABLE_NIL) {
+		struct dest *d = table_at(ht->dests, h->dest_head);
+		dest_unlink(ht, d);
+		table_del(ht->dests, d);
+	}
+	table_del(ht->hosts, h);
+}
+
+static struct host *
+host_get(struct host_tables *ht, const struct ip_addr *a, uint64_t now_us)
+{
+	uint32_t hash = (uint32_t)addr_hash(a, ht->cfg.seed);
+	struct host *h = table_lookup(ht->hosts, a, hash);
+
+	if (h == NULL) {
+		if (table_full(ht->hosts)) {
+			host_remove(ht, table_head(ht->hosts, 0));
+			ht->hosts_evicted++;
+		}
+		h = table_add(ht->hosts, a, hash, 0);
+		h->first_us = now_us;
+		h->dest_head = TABLE_NIL;
+	}
+	return h;
+}
+
+static struct dest *
+dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uint64_t now_us)
+{
+	struct dest_key k;
+	uint32_t hash;
+	struct dest *d;
+
+	k.host = h->addr;
+	k.peer = *peer;
+	hash = (uint32_t)hash_mix64(addr_hash(&k.host, ht->cfg.seed) ^ addr_hash(&k.peer, ht->cfg.seed + 7));
+	d = table_lookup(ht->dests, &k, hash);
+	if (d != NULL)
+		return d;
+	if (table_full(ht->dests)) {
+		struct dest *old = table_head(ht->dests, 0);
+		dest_unlink(ht, old);
+		table_del(ht->dests, old);
+		ht->dests_evicted++;
+	}
+	d = table_add(ht->dests, &k, hash, 0);
+	d->first_us = now_us;
+	d->host_slot = table_slot(ht->hosts, h);
+	d->sib_prev = TABLE_NIL;
+	d->sib_next = h->dest_head;
+	if (h->dest_head != TABLE_NIL)
+		((struct dest *)table_at(ht->dests, h->dest_head))->sib_prev = table_slot(ht->dests, d);
+	h->dest_head = table_slot(ht->dests, d);
+	return d;
+}
+
+/* The host entry of an internal address, through the flow's cached slot. */
+static struct host *
+host_of_flow(struct host_tables *ht, struct flow *f, int end, const struct ip_addr *a, uint64_t now_us)
+{
+	struct host *h;
+
+	if (f->host_slot[end] != 0) {
+		h = table_at(ht->hosts, f->host_slot[end] - 1);
+		if (h->node.used && addr_eq(&h->addr, a))
+			return h;
+	}
+	h = host_get(ht, a, now_us);
+	f->host_slot[end] = table_slot(ht->hosts, h) + 1;
+	return h;
+}
+
+static struct dest *
+dest_of_flow(struct host_tables *ht, struct flow *f, int end, struct host *h,
+    const struct ip_addr *peer, uint64_t now_us)
+{
+	struct dest *d;
+
+	if (f->dest_slot[end] != 0) {
+		d = table_at(ht->dests, f->dest_slot[end] - 1);
+		if (d->node.used && addr_eq(&d->key.host, &h->addr) && addr_eq(&d->key.peer, peer))
+			return d;
+	}
+	d = dest_get(ht, h, peer, now_us);
+	f->dest_slot[end] = table_slot(ht->dests, d) + 1;
+	return d;
+}
+
+static void
+host_touch(struct host_tables *ht, struct host *h, uint64_t now_us)
+{
+	win_advance(&h->clk, &h->min[0][0], &h->hour[0][0], HC__COUNT, now_us);
+	h->last_us = now_us;
+	table_touch(ht->hosts, h, -1);
+}
+
+static void
+host_add(struct host *h, enum host_ctr c, uint64_t v, uint64_t now_us)
+{
+	uint32_t m = (uint32_t)(now_us / 60000000u);
+
+	h->min[m % HOST_MINUTES][c] += v;
+	h->hour[(m / 60) % HOST_HOURS][c] += v;
+	h->total[c] += v;
+}
+
+static void
+dest_add(struct dest *d, enum dest_ctr c, uint64_t v, uint64_t now_us)
+{
+	uint32_t m = (uint32_t)(now_us / 60000000u);
+
+	win_advance(&d->clk, &d->min[0][0], &d->hour[0][0], DC__COUNT, now_us);
+	d->min[m % HOST_MINUTES][c] += v;
+	d->hour[(m / 60) % HOST_HOURS][c] += v;
+	d->total[c] += v;
+	d->last_us = now_us;
+}
+
+static void
+host_peer_seen(struct host *h, const struct ip_addr *peer, uint64_t now_us)
+{
+	uint32_t hour = (uint32_t)(now_us / 3600000000u);
+	struct ndpi_hll hll = { .bits = 8, .size = sizeof h->peers_regs, .registers = h->peers_regs };
+
+	if (hour != h->peers_hour) {
+		h->peers_prev = hour == h->peers_hour + 1 ? (uint32_t)(ndpi_hll_count(&hll) + 0.5) : 0;
+		memset(h->peers_regs, 0, sizeof h->peers_regs);
+		h->peers_hour = hour;
+	}
+	ndpi_hll_add(&hll, (const char *)peer->b, sizeof peer->b);
+}
+
+uint32_t
+host_peers(const struct host *h, uint64_t now_us)
+{
+	struct ndpi_hll hll = { .bits = 8, .size = sizeof h->peers_regs,
+	    .registers = (uint8_t *)h->peers_regs };
+
+	if (h->peers_hour != (uint32_t)(now_us / 3600000000u))
+		return 0;
+	return (uint32_t)(ndpi_hll_count(&hll) + 0.5);
+}
+
+/* Space-saving top-k of applications by bytes. */
+static void
+host_app_add(struct host *h, const struct flow *f, uint64_t out, uint64_t in)
+{
+	struct host_app *min = &h->apps[0];
+
+	for (int i = 0; i < HOST_APPS; i++) {
+		struct host_app *a = &h->apps[i];
+		if (a->master == f->app_master && a->app == f->app_proto && (a->out | a->in)) {
+			a->out += out;
+			a->in += in;
+			return;
+		}
+		if (a->out + a->in < min->out + min->in)
+			min = a;
+	}
+	/* Replace the smallest, inheriting its count (the algorithm's bound). */
+	min->master = f->app_master;
+	min->app = f->app_proto;
+	min->out += out;
+	min->in += in;
+}
+
+void
+host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *p)
+{
+	uint64_t now = f->last_us;
+	uint64_t bytes = p->frag == PKT_FRAG_LATER ? p->l4_len : p->payload_len;
+	uint16_t rport;
+	const struct ip_addr *ia = flow_initiator(f, NULL), *ra = flow_responder(f, &rport);
+	int app_known = f->dpi_state != 0;
+
+	if (f->init_internal) {
+		struct host *h = host_of_flow(ht, f, 0, ia, now);
+		struct dest *d = dest_of_flow(ht, f, 0, h, ra, now);
+		int sent = dir == FLOW_DIR_FWD;
+
+		host_touch(ht, h, now);
+		if (!f->counted) {
+			d->flows++;
+			d->port = rport;
+			d->l4proto = f->key.proto;
+			if (!f->resp_internal)
+				host_add(h, HC_OUT_FLOWS, 1, now);
+		}
+		d->peer_internal = f->resp_internal;
+		if (f->resp_internal)
+			host_add(h, sent ? HC_INT_OUT : HC_INT_IN, bytes, now);
+		else {
+			host_add(h, sent ? HC_OUT : HC_IN, bytes, now);
+			if (sent && bytes > 0)
+				host_peer_seen(h, ra, now);
+		}
+		if (sent)
+			h->out_ip_bytes += p->ip_len;
+		else
+			h->in_ip_bytes += p->ip_len;
+		dest_add(d, sent ? DC_OUT : DC_IN, bytes, now);
+		if (app_known)
+			host_app_add(h, f, sent ? bytes : 0, sent ? 0 : bytes);
+	}
+	if (f->resp_internal) {
+		struct host *h = host_of_flow(ht, f, 1, ra, now);
+		int sent = dir == FLOW_DIR_REV;
+
+		host_touch(ht, h, now);
+		if (f->init_internal)
+			host_add(h, sent ? HC_INT_OUT : HC_INT_IN, bytes, now);
+		else
+			host_add(h, sent ? HC_SRV_OUT : HC_SRV_IN, bytes, now);
+		if (sent)
+			h->out_ip_bytes += p->ip_len;
+		else
+			h->in_ip_bytes += p->ip_len;
+		if (app_known)
+			host_app_add(h, f, sent ? bytes : 0, sent ? 0 : bytes);
+	}
+	f->counted = 1;
+}
+
+void
+host_flow_classified(struct host_tables *ht, struct flow *f)
+{
+	uint64_t now = f->last_us;
+
+	for (int end = 0; end < 2; end++) {
+		int internal = end == 0 ? f->init_internal : f->resp_internal;
+		const struct ip_addr *a = end == 0 ? flow_initiator(f, NULL) : flow_responder(f, NULL);
+		if (!internal)
+			continue;
+		struct host *h = host_of_flow(ht, f, end, a, now);
+		/* Bytes seen before the application was known, credited now. */
+		uint64_t sent = f->payload_bytes[end == 0 ? FLOW_DIR_FWD : FLOW_DIR_REV];
+		uint64_t rcvd = f->payload_bytes[end == 0 ? FLOW_DIR_REV : FLOW_DIR_FWD];
+		host_app_add(h, f, sent, rcvd);
+	}
+	if (f->init_internal) {
+		struct host *h = host_of_flow(ht, f, 0, flow_initiator(f, NULL), now);
+		struct dest *d = dest_of_flow(ht, f, 0, h, flow_responder(f, NULL), now);
+		d->app_master = f->app_master;
+		d->app_proto = f->app_proto;
+		d->app_category = f->app_category;
+		if (f->server_name[0] != '\0')
+			memcpy(d->server_name, f->server_name, sizeof d->server_name);
+	}
+}
+
+struct host *
+host_changed_first(struct host_tables *ht, uint64_t since_us)
+{
+	struct host *h = table_tail(ht->hosts, 0);
+
+	return h != NULL && h->last_us >= since_us ? h : NULL;
+}
+
+struct host *
+host_changed_next(struct host_tables *ht, const struct host *h, uint64_t since_us)
+{
+	struct host *p = table_prev(ht->hosts, h);
+
+	return p != NULL && p->last_us >= since_us ? p : NULL;
+}
+
+struct dest *
+host_dest_first(struct host_tables *ht, const struct host *h)
+{
+	return h->dest_head == TABLE_NIL ? NULL : table_at(ht->dests, h->dest_head);
+}
+
+struct dest *
+host_dest_next(struct host_tables *ht, const struct dest *d)
+{
+	return d->sib_next == TABLE_NIL ? NULL : table_at(ht->dests, d->sib_next);
+}
+
+struct host *
+host_lookup(struct host_tables *ht, const struct ip_addr *a)
+{
+	return table_lookup(ht->hosts, a, (uint32_t)addr_hash(a, ht->cfg.seed));
+}
+
+void
+host_get_stats(const struct host_tables *ht, struct host_stats *out)
+{
+	out->hosts = table_count(ht->hosts);
+	out->max_hosts = table_capacity(ht->hosts);
+	out->dests = table_count(ht->dests);
+	out->max_dests = table_capacity(ht->dests);
+	out->hosts_evicted = ht->hosts_evicted;
+	out->dests_evicted = ht->dests_evicted;
+	out->bytes = table_bytes(ht->hosts) + table_bytes(ht->dests);
+}

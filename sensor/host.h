@@ -1,0 +1,149 @@
+/*
+ * host - what every internal host sent and received, over sliding windows.
+ *
+ * Owns two bounded tables: hosts (one entry per internal address) and
+ * destinations (one entry per internal host and peer it talked to on flows
+ * it initiated, internal or external). Both keep their counters in
+ * one-minute buckets for the last 60 minutes and one-hour buckets for the
+ * last 24 hours, so every window a rule names (1 min .. 24 h) is a sum of
+ * buckets, with no per-packet allocation. A window of W covers the current,
+ * partial bucket and the W-1 before it: it never overstates what was sent
+ * within W.
+ *
+ * Direction: "out"/"in" count payload on flows the host initiated to an
+ * external address; flows external hosts initiated are "served" and kept
+ * apart, so a web server answering the internet is not an uploader; traffic
+ * between internal hosts is "int". Volumes are payload bytes per the IP/L4
+ * headers (wire, not captured, lengths).
+ */
+#ifndef OUTFLOW_HOST_H
+#define OUTFLOW_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "flow.h"
+#include "metric.h"
+#include "table.h"
+
+#define HOST_MINUTES	60
+#define HOST_HOURS	24
+#define HOST_APPS	8	/* applications tracked per host (space-saving) */
+
+enum host_ctr {
+	HC_OUT,		/* payload sent on flows it initiated to external addresses */
+	HC_IN,		/* payload received on those flows */
+	HC_SRV_OUT,	/* payload sent on flows external hosts initiated */
+	HC_SRV_IN,
+	HC_INT_OUT,	/* payload sent to internal peers */
+	HC_INT_IN,	/* payload received from internal peers */
+	HC_OUT_FLOWS,	/* flows started to external addresses */
+	HC__COUNT
+};
+
+enum dest_ctr { DC_OUT, DC_IN, DC__COUNT };
+
+/* Counters in minute and hour buckets, for ncounters counters. */
+struct win_clock {
+	uint32_t cur_min;	/* epoch minute of the newest minute bucket */
+	uint32_t cur_hour;
+};
+
+struct host_app {
+	uint16_t master, app;
+	uint64_t out, in;	/* payload bytes, all directions of its flows */
+};
+
+struct host {
+	struct tnode node;
+	struct ip_addr addr;		/* the key */
+	uint64_t first_us, last_us;
+	struct win_clock clk;
+	uint64_t min[HOST_MINUTES][HC__COUNT];
+	uint64_t hour[HOST_HOURS][HC__COUNT];
+	uint64_t total[HC__COUNT];
+	uint64_t out_ip_bytes, in_ip_bytes;	/* IP bytes (headers included), since first seen */
+	struct host_app apps[HOST_APPS];
+	uint8_t peers_regs[256];	/* HyperLogLog registers (2^8) of external peers, this hour */
+	uint32_t peers_hour;		/* the hour the registers belong to */
+	uint32_t peers_prev;		/* estimate for the previous hour */
+	uint32_t dest_head;		/* this host's destinations (slot list), TABLE_NIL if none */
+};
+
+struct dest_key {
+	struct ip_addr host, peer;
+};
+
+struct dest {
+	struct tnode node;
+	struct dest_key key;
+	uint8_t peer_internal;
+	uint8_t l4proto;		/* IP protocol of the latest flow */
+	uint16_t port;			/* responder port of the latest flow */
+	uint16_t app_master, app_proto, app_category;
+	char server_name[FLOW_NAME_MAX];
+	uint64_t first_us, last_us;
+	uint64_t flows;
+	struct win_clock clk;
+	uint64_t min[HOST_MINUTES][DC__COUNT];
+	uint64_t hour[HOST_HOURS][DC__COUNT];
+	uint64_t total[DC__COUNT];
+	uint32_t host_slot;		/* owner's slot in the host table */
+	uint32_t sib_prev, sib_next;	/* the owner's list of destinations */
+};
+
+struct host_config {
+	size_t max_hosts;
+	size_t max_dests;
+	uint64_t seed;
+};
+
+struct host_stats {
+	size_t hosts, max_hosts, dests, max_dests;
+	uint64_t hosts_evicted, dests_evicted;
+	size_t bytes;	/* allocated by both tables */
+};
+
+struct host_tables;
+
+struct host_tables *host_tables_new(const struct host_config *cfg, char *err, size_t errlen);
+void host_tables_free(struct host_tables *ht);
+
+/*
+ * Accounts one packet of flow f (dir per flow.h) to the internal end(s).
+ * f->init_internal / resp_internal must be set. Hosts and destinations are
+ * created as needed; when a table is full its stalest entry is evicted.
+ */
+void host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *p);
+
+/*
+ * Called once when f's application becomes known: credits the bytes the
+ * flow carried so far to that application and names the destination.
+ */
+void host_flow_classified(struct host_tables *ht, struct flow *f);
+
+/* Value of a host or destination counter over the last window_s at now_us. */
+uint64_t host_window(const struct host *h, enum host_ctr c, uint32_t window_s, uint64_t now_us);
+uint64_t dest_window(const struct dest *d, enum dest_ctr c, uint32_t window_s, uint64_t now_us);
+/* Start of the span a window covers (the oldest bucket's start), in us. */
+uint64_t host_window_start(uint32_t window_s, uint64_t now_us);
+/* Distinct external peers this hour (HyperLogLog estimate). */
+uint32_t host_peers(const struct host *h, uint64_t now_us);
+
+/*
+ * The hosts that saw traffic at or after since_us, freshest first (NULL at
+ * the end): the detectors run over these on each tick. The host table's LRU
+ * order makes this cost only the hosts that changed.
+ */
+struct host *host_changed_first(struct host_tables *ht, uint64_t since_us);
+struct host *host_changed_next(struct host_tables *ht, const struct host *h, uint64_t since_us);
+
+/* The destinations of h (first, then next; NULL at the end). */
+struct dest *host_dest_first(struct host_tables *ht, const struct host *h);
+struct dest *host_dest_next(struct host_tables *ht, const struct dest *d);
+
+struct host *host_lookup(struct host_tables *ht, const struct ip_addr *a);
+void host_get_stats(const struct host_tables *ht, struct host_stats *out);
+
+#endif

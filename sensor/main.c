@@ -1,0 +1,316 @@
+/*
+ * main - options, start-up order, signal flags. Everything else is
+ * sensor.c's: this file only turns the command line into a
+ * struct sensor_config and runs it.
+ *
+ * Start-up order matters: the rules are loaded and checked before the
+ * capture opens, so a bad rule file never leaves a half-started sensor on a
+ * tap.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rules.h"
+#include "sensor.h"
+
+#define OUTFLOW_VERSION "0.1.0"
+
+enum {
+	OPT_HOME_NET = 256, OPT_RULES, OPT_SET, OPT_CHECK_RULES, OPT_REDIS, OPT_SENSOR_NAME,
+	OPT_STATS_INTERVAL, OPT_TICK, OPT_MAX_FLOWS, OPT_MAX_HOSTS, OPT_MAX_DESTS,
+	OPT_MAX_ENGAGED, OPT_REDIS_CHANNEL, OPT_REDIS_STREAM, OPT_REDIS_STATS_CHANNEL,
+	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
+	OPT_NO_PROGRESS, OPT_TIMEOUT,
+};
+
+static const struct option long_opts[] = {
+	{ "read", required_argument, NULL, 'r' },
+	{ "interface", required_argument, NULL, 'i' },
+	{ "filter", required_argument, NULL, 'f' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "snaplen", required_argument, NULL, 's' },
+	{ "buffer", required_argument, NULL, 'B' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "home-net", required_argument, NULL, OPT_HOME_NET },
+	{ "rules", required_argument, NULL, OPT_RULES },
+	{ "set", required_argument, NULL, OPT_SET },
+	{ "check-rules", required_argument, NULL, OPT_CHECK_RULES },
+	{ "redis", required_argument, NULL, OPT_REDIS },
+	{ "redis-channel", required_argument, NULL, OPT_REDIS_CHANNEL },
+	{ "redis-stream", required_argument, NULL, OPT_REDIS_STREAM },
+	{ "redis-stats-channel", required_argument, NULL, OPT_REDIS_STATS_CHANNEL },
+	{ "redis-maxlen", required_argument, NULL, OPT_REDIS_MAXLEN },
+	{ "redis-queue", required_argument, NULL, OPT_REDIS_QUEUE },
+	{ "redis-drain", required_argument, NULL, OPT_REDIS_DRAIN },
+	{ "sensor-name", required_argument, NULL, OPT_SENSOR_NAME },
+	{ "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+	{ "tick", required_argument, NULL, OPT_TICK },
+	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
+	{ "max-hosts", required_argument, NULL, OPT_MAX_HOSTS },
+	{ "max-dests", required_argument, NULL, OPT_MAX_DESTS },
+	{ "max-engaged", required_argument, NULL, OPT_MAX_ENGAGED },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: outflow (-r FILE | -i IFACE) [options]\n"
+"       outflow --check-rules PATH [--set NAME=VALUE ...]\n"
+"\n"
+"Input\n"
+"  -r, --read FILE          replay a pcap/pcapng file as fast as possible (- = stdin)\n"
+"  -i, --interface IFACE    capture live (promiscuous)\n"
+"  -f, --filter BPF         capture filter\n"
+"  -s, --snaplen N          live: bytes kept per packet (default 262144)\n"
+"  -B, --buffer MiB         live: kernel capture buffer size\n"
+"      --no-promisc         live: do not put the interface in promiscuous mode\n"
+"Detection\n"
+"      --rules PATH         rule file (default rules/default.rules)\n"
+"      --set NAME=VALUE     override a rule variable (repeatable)\n"
+"      --home-net CIDR,...  internal networks (same as --set HOME_NET=...)\n"
+"      --check-rules PATH   validate a rule file, print a summary, exit\n"
+"      --tick SECONDS       detector evaluation period in packet time (default 10)\n"
+"Output\n"
+"  -o, --output FILE        append alerts as JSON lines (- = stdout)\n"
+"      --redis URL          redis://[user:password@]host:port/db or unix:///path\n"
+"      --redis-channel NAME        PUBLISH channel (default outflow:alerts)\n"
+"      --redis-stream NAME         XADD stream (default outflow:alerts:stream)\n"
+"      --redis-stats-channel NAME  stats channel (default outflow:stats)\n"
+"      --redis-maxlen N     stream MAXLEN ~ N (default 100000)\n"
+"      --redis-queue N      alerts held while Redis is away (default 65536)\n"
+"      --redis-drain MS     at exit, wait this long for delivery (default 10000)\n"
+"      --sensor-name NAME   the \"sensor\" field (default outflow)\n"
+"      --stats-interval S   stats every S seconds (default 60, 0 = at exit only)\n"
+"  -q, --quiet              no periodic stats or progress on stderr\n"
+"      --progress / --no-progress   force the replay progress line on or off\n"
+"Limits (memory is bounded by these, never by traffic)\n"
+"      --max-flows N        concurrent flows (default 1048576)\n"
+"      --max-hosts N        internal hosts tracked (default 16384)\n"
+"      --max-dests N        (host, destination) pairs tracked (default 131072)\n"
+"      --max-engaged N      engaged alerts remembered (default 65536)\n"
+"      --timeout CLASS=S    flow idle timeout: tcp, tcp-closed, udp, other\n"
+"  -v, --verbose   -V, --version   -h, --help\n");
+}
+
+static void
+on_stop(int sig)
+{
+	/* A second signal stops at once: the first one's graceful flush is stuck. */
+	if (sensor_stop_requested)
+		_exit(128 + sig);
+	sensor_stop_requested = 1;
+}
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	sensor_reload_requested = 1;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static unsigned long long
+num_arg(const char *opt, const char *s, unsigned long long min, unsigned long long max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < min || v > max || s[0] == '-')
+		fatalx("%s: '%s' is not a number in %llu..%llu", opt, s, min, max);
+	return v;
+}
+
+static void
+add_set(struct sensor_config *cfg, const char *name, const char *value)
+{
+	if (cfg->nsets >= SENSOR_MAX_SETS)
+		fatalx("too many --set options (at most %d)", SENSOR_MAX_SETS);
+	cfg->sets[cfg->nsets].name = name;
+	cfg->sets[cfg->nsets].value = value;
+	cfg->nsets++;
+}
+
+static void
+parse_timeout(struct sensor_config *cfg, char *arg)
+{
+	static const char *const names[] = { "tcp", "tcp-closed", "udp", "other" };
+	char *eq = strchr(arg, '=');
+
+	if (eq == NULL)
+		fatalx("--timeout: expected CLASS=SECONDS, e.g. udp=120");
+	*eq = '\0';
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(arg, names[i]) == 0) {
+			cfg->timeout_s[i] = (uint32_t)num_arg("--timeout", eq + 1, 1, 86400);
+			return;
+		}
+	}
+	fatalx("--timeout: unknown class '%s' (tcp, tcp-closed, udp, other)", arg);
+}
+
+static int
+check_rules(const char *path, struct sensor_config *cfg)
+{
+	struct ruleset *rs = NULL;
+	struct rules_errors errs = { 0 };
+	char line[1024];
+
+	if (rules_load(path, cfg->sets, cfg->nsets, &rs, &errs) != 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		fprintf(stderr, "%s: %zu error%s\n", path, errs.n, errs.n == 1 ? "" : "s");
+		rules_errors_free(&errs);
+		return 1;
+	}
+	for (size_t i = 0; i < rs->nrules; i++) {
+		rule_summary(&rs->rules[i], line, sizeof line);
+		printf("%s\n", line);
+	}
+	printf("rules OK: %zu rules in %s\n", rs->nrules, path);
+	ruleset_free(rs);
+	rules_errors_free(&errs);
+	return 0;
+}
+
+/* rules/default.rules next to the binary's checkout, or relative to the cwd. */
+static const char *
+default_rules_path(const char *argv0)
+{
+	static char buf[PATH_MAX + 32];
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (access("rules/default.rules", R_OK) == 0)
+		return "rules/default.rules";
+	n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			snprintf(buf, sizeof buf, "%s/../rules/default.rules", self);
+			if (access(buf, R_OK) == 0)
+				return buf;
+		}
+	}
+	(void)argv0;
+	return "/etc/outflow/default.rules";
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sensor_config cfg;
+	struct sensor *s;
+	const char *check = NULL;
+	char err[1024];
+	int c, verbose = 0, status;
+
+	sensor_config_defaults(&cfg);
+	while ((c = getopt_long(argc, argv, "r:i:f:o:s:B:qvhV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': cfg.cap.file = optarg; break;
+		case 'i': cfg.cap.iface = optarg; break;
+		case 'f': cfg.cap.bpf = optarg; break;
+		case 'o': cfg.out_path = optarg; break;
+		case 's': cfg.cap.snaplen = (int)num_arg("-s", optarg, 64, 262144); break;
+		case 'B': cfg.cap.buffer_mb = (int)num_arg("-B", optarg, 1, 4096); break;
+		case 'q': cfg.quiet = 1; break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("outflow %s\n", OUTFLOW_VERSION); return 0;
+		case OPT_HOME_NET: add_set(&cfg, "HOME_NET", optarg); break;
+		case OPT_RULES: cfg.rules_path = optarg; break;
+		case OPT_SET: {
+			char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg)
+				fatalx("--set: expected NAME=VALUE, got '%s'", optarg);
+			*eq = '\0';
+			add_set(&cfg, optarg, eq + 1);
+			break;
+		}
+		case OPT_CHECK_RULES: check = optarg; break;
+		case OPT_REDIS: cfg.redis_url = optarg; break;
+		case OPT_REDIS_CHANNEL: cfg.redis_channel = optarg; break;
+		case OPT_REDIS_STREAM: cfg.redis_stream = optarg; break;
+		case OPT_REDIS_STATS_CHANNEL: cfg.redis_stats_channel = optarg; break;
+		case OPT_REDIS_MAXLEN: cfg.redis_maxlen = num_arg("--redis-maxlen", optarg, 1, 1ULL << 40); break;
+		case OPT_REDIS_QUEUE: cfg.redis_queue = num_arg("--redis-queue", optarg, 1, 1u << 24); break;
+		case OPT_REDIS_DRAIN: cfg.redis_drain_ms = (int)num_arg("--redis-drain", optarg, 0, 3600000); break;
+		case OPT_SENSOR_NAME: cfg.sensor_name = optarg; break;
+		case OPT_STATS_INTERVAL: cfg.stats_interval_s = (int)num_arg("--stats-interval", optarg, 0, 86400); break;
+		case OPT_TICK: cfg.tick_s = (uint32_t)num_arg("--tick", optarg, 1, 3600); break;
+		case OPT_MAX_FLOWS: cfg.max_flows = num_arg("--max-flows", optarg, 16, 1u << 28); break;
+		case OPT_MAX_HOSTS: cfg.max_hosts = num_arg("--max-hosts", optarg, 16, 1u << 24); break;
+		case OPT_MAX_DESTS: cfg.max_dests = num_arg("--max-dests", optarg, 16, 1u << 26); break;
+		case OPT_MAX_ENGAGED: cfg.max_engaged = num_arg("--max-engaged", optarg, 16, 1u << 24); break;
+		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
+		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;
+		case OPT_PROGRESS: cfg.progress = 1; break;
+		case OPT_NO_PROGRESS: cfg.progress = 0; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "outflow: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_init("outflow", verbose);
+	if (check != NULL)
+		return check_rules(check, &cfg);
+	if ((cfg.cap.file == NULL) == (cfg.cap.iface == NULL)) {
+		fprintf(stderr, "outflow: give exactly one of -r FILE or -i IFACE\n");
+		usage(stderr);
+		return 2;
+	}
+	if (cfg.rules_path == NULL)
+		cfg.rules_path = default_rules_path(argv[0]);
+	/* With no sink named, alerts go to stdout: a replay should show what it found. */
+	if (cfg.out_path == NULL && cfg.redis_url == NULL)
+		cfg.out_path = "-";
+
+	if ((s = sensor_new(&cfg, err, sizeof err)) == NULL)
+		fatalx("%s", err);
+	install_signals();
+	if (sensor_open_capture(s, err, sizeof err) != 0) {
+		sensor_free(s);
+		fatalx("%s", err);
+	}
+	status = sensor_run(s);
+	sensor_free(s);
+	return status;
+}

@@ -1,0 +1,55 @@
+/*
+ * metric - see metric.h. Windows: host and destination counters are kept in
+ * one-minute buckets for the last hour and one-hour buckets for the last
+ * day (host.c), so a window is 1 min .. 60 min in whole minutes, or whole
+ * hours up to 24 h.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "metric.h"
+
+#define MIN_W 60u
+#define MAX_W (24u * 3600u)
+
+static const struct metric_def metric_defs[M__COUNT] = {
+	[M_HOST_OUT_BYTES] = { "host.out.bytes", MSCOPE_HOST, MUNIT_BYTES, MIN_W, MAX_W,
+	    "payload bytes the host sent on flows it initiated to external addresses" },
+	[M_HOST_IN_BYTES] = { "host.in.bytes", MSCOPE_HOST, MUNIT_BYTES, MIN_W, MAX_W,
+	    "payload bytes the host received on flows it initiated to external addresses" },
+	[M_HOST_OUT_RATIO] = { "host.out.ratio", MSCOPE_HOST, MUNIT_RATIO, MIN_W, MAX_W,
+	    "host.out.bytes / host.in.bytes over the same window (in counted as at least 1)" },
+	[M_HOST_OUT_PEERS] = { "host.out.peers", MSCOPE_HOST, MUNIT_COUNT, MIN_W, MAX_W,
+	    "distinct external addresses the host sent payload to (HyperLogLog estimate)" },
+	[M_HOST_OUT_FLOWS] = { "host.out.flows", MSCOPE_HOST, MUNIT_COUNT, MIN_W, MAX_W,
+	    "flows the host initiated to external addresses" },
+	[M_HOST_SERVED_OUT_BYTES] = { "host.served.out.bytes", MSCOPE_HOST, MUNIT_BYTES, MIN_W, MAX_W,
+	    "payload bytes the host sent on flows external hosts initiated (served)" },
+	[M_HOST_SERVED_IN_BYTES] = { "host.served.in.bytes", MSCOPE_HOST, MUNIT_BYTES, MIN_W, MAX_W,
+	    "payload bytes the host received on flows external hosts initiated" },
+	[M_HOST_INT_IN_BYTES] = { "host.int.in.bytes", MSCOPE_HOST, MUNIT_BYTES, MIN_W, MAX_W,
+	    "payload bytes the host received from internal peers" },
+	[M_HOST_INT_OUT_BYTES] = { "host.int.out.bytes", MSCOPE_HOST, MUNIT_BYTES, MIN_W, MAX_W,
+	    "payload bytes the host sent to internal peers" },
+	[M_DEST_OUT_BYTES] = { "dest.out.bytes", MSCOPE_DEST, MUNIT_BYTES, MIN_W, MAX_W,
+	    "payload bytes the host sent to one external address on flows it initiated" },
+	[M_DEST_IN_BYTES] = { "dest.in.bytes", MSCOPE_DEST, MUNIT_BYTES, MIN_W, MAX_W,
+	    "payload bytes the host received from that address on those flows" },
+	[M_DEST_OUT_RATIO] = { "dest.out.ratio", MSCOPE_DEST, MUNIT_RATIO, MIN_W, MAX_W,
+	    "dest.out.bytes / dest.in.bytes over the same window (in counted as at least 1)" },
+};
+
+const struct metric_def *
+metric_def(enum metric_id id)
+{
+	return (unsigned)id < M__COUNT ? &metric_defs[id] : NULL;
+}
+
+int
+metric_lookup(const char *name, size_t len)
+{
+	for (int i = 0; i < M__COUNT; i++)
+		if (strlen(metric_defs[i].name) == len && memcmp(metric_defs[i].name, name, len) == 0)
+			return i;
+	return -1;
+}

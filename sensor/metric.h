@@ -1,0 +1,60 @@
+/*
+ * metric - the names a rule's "when" clause can measure, and how.
+ *
+ * This table is the single place that ties a rule's text
+ * ("host.out.bytes[1h]") to what the sensor counts. The rules parser only
+ * checks names, windows and units against it; the detectors compute the
+ * values. Adding a detector metric = one enum value + one row in metric.c
+ * + its computation (and a line in rules/README.md).
+ */
+#ifndef OUTFLOW_METRIC_H
+#define OUTFLOW_METRIC_H
+
+#include <stdint.h>
+
+enum metric_id {
+	/* Per internal host, over a sliding window. "out"/"in" are payload
+	 * bytes on flows the host initiated to external addresses. */
+	M_HOST_OUT_BYTES,
+	M_HOST_IN_BYTES,
+	M_HOST_OUT_RATIO,		/* out / max(in, 1) */
+	M_HOST_OUT_PEERS,		/* distinct external destinations (HyperLogLog) */
+	M_HOST_OUT_FLOWS,		/* outbound flows started */
+	M_HOST_SERVED_OUT_BYTES,	/* sent on flows external hosts initiated */
+	M_HOST_SERVED_IN_BYTES,
+	M_HOST_INT_IN_BYTES,		/* received from internal peers */
+	M_HOST_INT_OUT_BYTES,		/* sent to internal peers */
+	/* Per (internal host, one external destination address). */
+	M_DEST_OUT_BYTES,
+	M_DEST_IN_BYTES,
+	M_DEST_OUT_RATIO,
+	M__COUNT
+};
+
+enum metric_scope {
+	MSCOPE_HOST,	/* evaluated once per host */
+	MSCOPE_DEST	/* evaluated per destination of a host */
+};
+
+enum metric_unit {
+	MUNIT_BYTES,	/* thresholds take B/KB/MB/GB/TB and KiB/MiB/GiB/TiB */
+	MUNIT_COUNT,	/* a plain number */
+	MUNIT_RATIO	/* a plain number, may be fractional */
+};
+
+struct metric_def {
+	const char *name;		/* "host.out.bytes" */
+	enum metric_scope scope;
+	enum metric_unit unit;
+	uint32_t min_window_s;		/* smallest window it supports */
+	uint32_t max_window_s;		/* largest */
+	const char *doc;		/* one line for --check-rules and the README */
+};
+
+/* The definition of id (never NULL for a valid id). */
+const struct metric_def *metric_def(enum metric_id id);
+
+/* The id whose name is name[0..len), or -1. */
+int metric_lookup(const char *name, size_t len);
+
+#endif

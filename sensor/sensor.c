@@ -1,0 +1,580 @@
+/*
+ * sensor - see sensor.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "detect.h"
+#include "dpi.h"
+#include "flow.h"
+#include "host.h"
+#include "json.h"
+#include "log.h"
+#include "netset.h"
+#include "sensor.h"
+#include "sink_redis.h"
+
+volatile sig_atomic_t sensor_stop_requested;
+volatile sig_atomic_t sensor_reload_requested;
+
+#define DEFAULT_HOME_NET "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+
+struct counters {
+	uint64_t packets, wire_bytes, ip_packets, ip_bytes;
+	uint64_t decode[DECODE__COUNT];
+	uint64_t external_only;		/* neither end internal: transit, not ours */
+	uint64_t ts_backwards;		/* packets older than the newest seen */
+	uint64_t alerts, alerts_written, alerts_json_errors;
+	uint64_t reloads, reload_errors;
+	uint64_t capture_errors;
+};
+
+struct sensor {
+	struct sensor_config cfg;
+	struct capture *cap;
+	struct dpi *dpi;
+	struct flow_table *flows;
+	struct host_tables *hosts;
+	struct detect *det;
+	struct ruleset *rules;
+	struct netset *home;		/* owned when it came from --home-net/defaults */
+	int home_owned;
+	FILE *out;
+	int out_owned;
+	struct sink_redis *redis;
+	struct counters c;
+	uint64_t now_us;		/* newest packet time */
+	uint64_t last_tick_us, next_tick_us;
+	uint64_t start_wall_ns;
+	uint64_t next_stats_ns, next_progress_ns;
+	int progress_shown;
+};
+
+static uint64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+sensor_config_defaults(struct sensor_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->cap.promisc = 1;
+	cfg->cap.timeout_ms = 100;
+	cfg->redis_channel = "outflow:alerts";
+	cfg->redis_stream = "outflow:alerts:stream";
+	cfg->redis_stats_channel = "outflow:stats";
+	cfg->redis_maxlen = 100000;
+	cfg->redis_queue = 65536;
+	cfg->redis_drain_ms = 10000;
+	cfg->sensor_name = "outflow";
+	cfg->stats_interval_s = 60;
+	cfg->tick_s = 10;
+	cfg->max_flows = 1u << 20;
+	cfg->max_hosts = 16384;
+	cfg->max_dests = 131072;
+	cfg->max_engaged = 65536;
+	cfg->timeout_s[FLOW_TC_TCP_OPEN] = 300;
+	cfg->timeout_s[FLOW_TC_TCP_CLOSED] = 10;
+	cfg->timeout_s[FLOW_TC_UDP] = 120;
+	cfg->timeout_s[FLOW_TC_OTHER] = 60;
+	cfg->progress = -1;
+}
+
+/* ---- alerts to sinks ------------------------------------------------------ */
+
+static void
+sensor_emit(void *ctx, const struct alert *a)
+{
+	struct sensor *s = ctx;
+	char json[ALERT_JSON_MAX];
+	size_t n = alert_to_json(a, json, sizeof json);
+
+	s->c.alerts++;
+	if (n == 0) {
+		s->c.alerts_json_errors++;
+		log_warnx("alert %s of rule %s did not fit in %d bytes; not sent", a->id,
+		    a->rule->name, ALERT_JSON_MAX);
+		return;
+	}
+	if (s->out != NULL) {
+		fwrite(json, 1, n, s->out);
+		fputc('\n', s->out);
+		/* Alerts are rare and a pipeline may be reading live: never sit in a buffer. */
+		fflush(s->out);
+		s->c.alerts_written++;
+	}
+	if (s->redis != NULL)
+		sink_redis_push(s->redis, SINK_REDIS_ALERT, a->id, json, n);
+}
+
+/* ---- flows ---------------------------------------------------------------- */
+
+static void
+sensor_flow_end(void *ctx, struct flow *f, enum flow_end why)
+{
+	struct sensor *s = ctx;
+
+	(void)why;
+	if (f->dpi_state == DPI_PENDING) {
+		dpi_flow_end(s->dpi, f);
+		if (f->counted)
+			host_flow_classified(s->hosts, f);
+	}
+}
+
+/* ---- rules ---------------------------------------------------------------- */
+
+static struct ruleset *
+sensor_load_rules(struct sensor *s, char *err, size_t errlen)
+{
+	struct ruleset *rs = NULL;
+	struct rules_errors errs = { 0 };
+
+	for (size_t i = 0; i < s->cfg.nsets; i++)
+		s->cfg.sets[i].used = 0;
+	if (rules_load(s->cfg.rules_path, s->cfg.sets, s->cfg.nsets, &rs, &errs) != 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_warnx("%s", errs.msgs[i]);
+		snprintf(err, errlen, "%s: %zu error%s in the rules", s->cfg.rules_path, errs.n,
+		    errs.n == 1 ? "" : "s");
+		rules_errors_free(&errs);
+		return NULL;
+	}
+	rules_errors_free(&errs);
+	return rs;
+}
+
+static int
+sensor_install_rules(struct sensor *s, struct ruleset *rs, char *err, size_t errlen)
+{
+	if (detect_set_rules(s->det, rs, err, errlen) != 0)
+		return -1;
+	if (s->rules != NULL)
+		ruleset_free(s->rules);
+	s->rules = rs;
+	return 0;
+}
+
+static void
+sensor_reload(struct sensor *s)
+{
+	char err[512];
+	struct ruleset *rs = sensor_load_rules(s, err, sizeof err);
+
+	s->c.reloads++;
+	if (rs == NULL || sensor_install_rules(s, rs, err, sizeof err) != 0) {
+		if (rs != NULL)
+			ruleset_free(rs);
+		s->c.reload_errors++;
+		log_warnx("reload failed, keeping the previous rules: %s", err);
+		return;
+	}
+	log_info("rules reloaded from %s: %zu rules", s->cfg.rules_path, rs->nrules);
+}
+
+/* HOME_NET: --home-net (a --set of HOME_NET) wins, then the rules' var, then RFC 1918 + ULA. */
+static int
+sensor_setup_home(struct sensor *s, char *err, size_t errlen)
+{
+	if (s->rules->home_net != NULL) {
+		s->home = s->rules->home_net;
+		log_info("home network: %s", s->rules->home_net_text ? s->rules->home_net_text : "?");
+		return 0;
+	}
+	s->home = netset_new();
+	s->home_owned = 1;
+	if (s->home == NULL || netset_add_list(s->home, DEFAULT_HOME_NET, NULL, err, errlen) != 0)
+		return -1;
+	log_warnx("no HOME_NET given (--home-net or var HOME_NET); assuming the private ranges %s",
+	    DEFAULT_HOME_NET);
+	return 0;
+}
+
+/* ---- construction --------------------------------------------------------- */
+
+struct sensor *
+sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
+{
+	struct sensor *s = calloc(1, sizeof *s);
+	struct ruleset *rs;
+	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	if ((rs = sensor_load_rules(s, err, errlen)) == NULL)
+		goto fail;
+	s->rules = rs;
+	if (sensor_setup_home(s, err, errlen) != 0)
+		goto fail;
+	if ((s->dpi = dpi_new(err, errlen)) == NULL)
+		goto fail;
+	struct flow_config fc = { .capacity = cfg->max_flows, .seed = seed };
+	memcpy(fc.timeout_s, cfg->timeout_s, sizeof fc.timeout_s);
+	if ((s->flows = flow_table_new(&fc, sensor_flow_end, s, err, errlen)) == NULL)
+		goto fail;
+	struct host_config hc = { .max_hosts = cfg->max_hosts, .max_dests = cfg->max_dests, .seed = seed };
+	if ((s->hosts = host_tables_new(&hc, err, errlen)) == NULL)
+		goto fail;
+	struct detect_config dc = {
+		.sensor_name = cfg->sensor_name, .max_engaged = cfg->max_engaged,
+		.run_id = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid(), .seed = seed,
+	};
+	if ((s->det = detect_new(&dc, s->dpi, sensor_emit, s, err, errlen)) == NULL)
+		goto fail;
+	s->rules = NULL;	/* installed below, which takes it */
+	if (sensor_install_rules(s, rs, err, errlen) != 0) {
+		s->rules = rs;
+		goto fail;
+	}
+	if (cfg->out_path != NULL) {
+		if (strcmp(cfg->out_path, "-") == 0)
+			s->out = stdout;
+		else if ((s->out = fopen(cfg->out_path, "a")) == NULL) {
+			snprintf(err, errlen, "%s: %s", cfg->out_path, strerror(errno));
+			goto fail;
+		} else
+			s->out_owned = 1;
+	}
+	if (cfg->redis_url != NULL) {
+		struct sink_redis_config rc = {
+			.url = cfg->redis_url, .alert_channel = cfg->redis_channel,
+			.alert_stream = cfg->redis_stream, .stats_channel = cfg->redis_stats_channel,
+			.stream_maxlen = cfg->redis_maxlen, .queue_cap = cfg->redis_queue,
+			.connect_timeout_ms = 2000,
+		};
+		if ((s->redis = sink_redis_open(&rc, err, errlen)) == NULL)
+			goto fail;
+	}
+	return s;
+fail:
+	sensor_free(s);
+	return NULL;
+}
+
+int
+sensor_open_capture(struct sensor *s, char *err, size_t errlen)
+{
+	s->cap = capture_open(&s->cfg.cap, err, errlen);
+	return s->cap ? 0 : -1;
+}
+
+void
+sensor_free(struct sensor *s)
+{
+	if (s == NULL)
+		return;
+	if (s->flows)
+		flow_table_free(s->flows);	/* ends every flow through sensor_flow_end */
+	capture_close(s->cap);
+	detect_free(s->det);
+	host_tables_free(s->hosts);
+	dpi_free(s->dpi);
+	if (s->home_owned)
+		netset_free(s->home);
+	if (s->rules)
+		ruleset_free(s->rules);
+	if (s->out_owned)
+		fclose(s->out);
+	free(s);
+}
+
+/* ---- the packet path ------------------------------------------------------ */
+
+static void
+sensor_tick(struct sensor *s, uint64_t now)
+{
+	flow_table_expire(s->flows, now);
+	detect_tick(s->det, s->hosts, s->last_tick_us, now);
+	s->last_tick_us = now;
+}
+
+void
+sensor_process(struct sensor *s, int dlt, const struct capture_pkt *cp)
+{
+	struct pkt p;
+	enum decode_result r;
+	uint64_t ts = cp->ts_us;
+	uint64_t tick_us = (uint64_t)s->cfg.tick_s * 1000000u;
+
+	s->c.packets++;
+	s->c.wire_bytes += cp->wirelen;
+	if (ts < s->now_us) {
+		s->c.ts_backwards++;
+		ts = s->now_us;	/* time never runs backwards in the windows */
+	}
+	if (s->next_tick_us == 0) {
+		s->next_tick_us = (ts / tick_us + 1) * tick_us;
+		s->last_tick_us = ts;
+	} else if (ts >= s->next_tick_us) {
+		/* Evaluate the windows as they stood at the last packet before the tick. */
+		sensor_tick(s, s->now_us);
+		s->next_tick_us = (ts / tick_us + 1) * tick_us;
+	}
+	s->now_us = ts;
+
+	r = decode_packet(dlt, cp->data, cp->caplen, cp->wirelen, ts, &p);
+	s->c.decode[r]++;
+	if (r != DECODE_OK)
+		return;
+	s->c.ip_packets++;
+	s->c.ip_bytes += p.ip_len;
+
+	int dir;
+	struct flow *f = flow_table_get(s->flows, &p, &dir);
+	if (f->pkts[0] + f->pkts[1] == 0) {
+		f->init_internal = (uint8_t)netset_contains(s->home, flow_initiator(f, NULL));
+		f->resp_internal = (uint8_t)netset_contains(s->home, flow_responder(f, NULL));
+	}
+	flow_account(s->flows, f, &p, dir);
+	if (!f->init_internal && !f->resp_internal) {
+		s->c.external_only++;
+		return;
+	}
+	/* nDPI first, so a packet that completes detection is credited to its app. */
+	if (dpi_packet(s->dpi, f, &p))
+		host_flow_classified(s->hosts, f);
+	host_account(s->hosts, f, dir, &p);
+}
+
+void
+sensor_finish(struct sensor *s)
+{
+	if (s->now_us != 0)
+		sensor_tick(s, s->now_us);
+}
+
+/* ---- stats ---------------------------------------------------------------- */
+
+static size_t
+sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
+{
+	struct json j;
+	struct flow_stats fs;
+	struct host_stats hs;
+	struct dpi_stats ds;
+	struct detect_stats dt;
+	struct capture_stats cs = { 0 };
+	struct sink_redis_stats rs = { 0 };
+	char t[48];
+	double secs = (double)(wall_ns() - s->start_wall_ns) / 1e9;
+
+	flow_table_stats(s->flows, &fs);
+	host_get_stats(s->hosts, &hs);
+	dpi_get_stats(s->dpi, &ds);
+	detect_get_stats(s->det, &dt);
+	if (s->cap)
+		capture_get_stats(s->cap, &cs);
+	if (s->redis)
+		sink_redis_get_stats(s->redis, &rs);
+
+	json_init(&j, buf, cap);
+	json_obj_open(&j, NULL);
+	json_str_kv(&j, "timestamp", json_fmt_time(s->now_us, t, sizeof t));
+	json_str_kv(&j, "event_type", "stats");
+	json_str_kv(&j, "sensor", s->cfg.sensor_name);
+	json_bool_kv(&j, "final", final);
+	json_dbl_kv(&j, "uptime_s", secs);
+	json_obj_open(&j, "capture");
+	json_u64_kv(&j, "packets", s->c.packets);
+	json_u64_kv(&j, "bytes", s->c.wire_bytes);
+	json_u64_kv(&j, "ip_packets", s->c.ip_packets);
+	json_u64_kv(&j, "ip_bytes", s->c.ip_bytes);
+	json_u64_kv(&j, "kernel_recv", cs.kernel_recv);
+	json_u64_kv(&j, "kernel_drops", cs.kernel_drop);
+	json_u64_kv(&j, "iface_drops", cs.iface_drop);
+	json_u64_kv(&j, "ts_backwards", s->c.ts_backwards);
+	json_u64_kv(&j, "external_only", s->c.external_only);
+	json_u64_kv(&j, "read_errors", s->c.capture_errors);
+	json_obj_close(&j);
+	json_obj_open(&j, "decode");
+	for (int i = 0; i < DECODE__COUNT; i++)
+		json_u64_kv(&j, decode_result_name((enum decode_result)i), s->c.decode[i]);
+	json_obj_close(&j);
+	json_obj_open(&j, "flows");
+	json_u64_kv(&j, "active", fs.active);
+	json_u64_kv(&j, "capacity", fs.capacity);
+	json_u64_kv(&j, "created", fs.created);
+	json_u64_kv(&j, "expired", fs.expired_idle);
+	json_u64_kv(&j, "closed", fs.closed);
+	json_u64_kv(&j, "evicted", fs.evicted);
+	json_u64_kv(&j, "dpi_active", ds.active);
+	json_u64_kv(&j, "dpi_detected", ds.flows_detected);
+	json_u64_kv(&j, "dpi_gave_up", ds.flows_gave_up);
+	json_u64_kv(&j, "dpi_packets", ds.packets_inspected);
+	json_obj_close(&j);
+	json_obj_open(&j, "hosts");
+	json_u64_kv(&j, "active", hs.hosts);
+	json_u64_kv(&j, "capacity", hs.max_hosts);
+	json_u64_kv(&j, "evicted", hs.hosts_evicted);
+	json_u64_kv(&j, "destinations", hs.dests);
+	json_u64_kv(&j, "destinations_capacity", hs.max_dests);
+	json_u64_kv(&j, "destinations_evicted", hs.dests_evicted);
+	json_obj_close(&j);
+	json_obj_open(&j, "alerts");
+	json_u64_kv(&j, "total", s->c.alerts);
+	json_u64_kv(&j, "new", dt.alerts_new);
+	json_u64_kv(&j, "updates", dt.alerts_update);
+	json_u64_kv(&j, "suppressed", dt.suppressed);
+	json_u64_kv(&j, "engaged", dt.engaged);
+	json_u64_kv(&j, "engaged_evicted", dt.engaged_evicted);
+	json_u64_kv(&j, "json_errors", s->c.alerts_json_errors);
+	json_obj_close(&j);
+	if (s->redis) {
+		json_obj_open(&j, "redis");
+		json_bool_kv(&j, "connected", rs.connected);
+		json_u64_kv(&j, "queued", rs.queued);
+		json_u64_kv(&j, "delivered", rs.delivered);
+		json_u64_kv(&j, "dropped", rs.dropped);
+		json_u64_kv(&j, "queue_depth", rs.depth);
+		json_u64_kv(&j, "reconnects", rs.reconnects);
+		json_u64_kv(&j, "errors", rs.errors);
+		json_obj_close(&j);
+	}
+	json_obj_open(&j, "rules");
+	json_u64_kv(&j, "loaded", s->rules ? s->rules->nrules : 0);
+	json_u64_kv(&j, "reloads", s->c.reloads);
+	json_u64_kv(&j, "reload_errors", s->c.reload_errors);
+	json_obj_close(&j);
+	json_obj_close(&j);
+	return json_ok(&j) ? j.len : 0;
+}
+
+static void
+sensor_report_stats(struct sensor *s, int final)
+{
+	char buf[4096];
+	size_t n = sensor_stats_json(s, buf, sizeof buf, final);
+
+	if (n == 0)
+		return;
+	if (final || !s->cfg.quiet)
+		fprintf(stderr, "%s\n", buf);
+	if (s->redis != NULL)
+		sink_redis_push(s->redis, SINK_REDIS_STATS, NULL, buf, n);
+}
+
+static void
+sensor_progress(struct sensor *s, uint64_t now_ns, int done)
+{
+	struct capture_stats cs;
+	double secs = (double)(now_ns - s->start_wall_ns) / 1e9;
+	char b[32];
+
+	capture_get_stats(s->cap, &cs);
+	fprintf(stderr, "\r\033[K%" PRIu64 " packets, %s, ", s->c.packets,
+	    alert_fmt_bytes(s->c.wire_bytes, b, sizeof b));
+	if (cs.file_size > 0)
+		fprintf(stderr, "%.0f%%, ", done ? 100.0 : 100.0 * (double)cs.file_pos / (double)cs.file_size);
+	fprintf(stderr, "%.0f pkt/s, %" PRIu64 " alerts", secs > 0 ? (double)s->c.packets / secs : 0.0,
+	    s->c.alerts);
+	if (done)
+		fputc('\n', stderr);
+	s->progress_shown = 1;
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+/* Live and idle: let packet time advance with the wall clock so windows still close. */
+static void
+sensor_idle(struct sensor *s, uint64_t *idle_since_ns, uint64_t now_ns)
+{
+	uint64_t tick_us = (uint64_t)s->cfg.tick_s * 1000000u;
+
+	if (s->now_us == 0)
+		return;
+	if (*idle_since_ns == 0) {
+		*idle_since_ns = now_ns;
+		return;
+	}
+	uint64_t virt = s->now_us + (now_ns - *idle_since_ns) / 1000u;
+	if (virt >= s->next_tick_us) {
+		sensor_tick(s, virt);
+		s->now_us = virt;
+		s->next_tick_us = (virt / tick_us + 1) * tick_us;
+		*idle_since_ns = now_ns;
+	}
+}
+
+int
+sensor_run(struct sensor *s)
+{
+	struct capture_pkt cp;
+	int dlt = capture_dlt(s->cap), status = 0;
+	int progress = s->cfg.progress < 0 ? (!capture_is_live(s->cap) && isatty(STDERR_FILENO) && !s->cfg.quiet)
+	    : s->cfg.progress;
+	uint64_t idle_since = 0;
+
+	s->start_wall_ns = wall_ns();
+	s->next_stats_ns = s->start_wall_ns + (uint64_t)s->cfg.stats_interval_s * 1000000000u;
+	s->next_progress_ns = s->start_wall_ns + 500000000u;
+	log_info("reading %s (%s), %zu rules from %s", s->cfg.cap.file ? s->cfg.cap.file : s->cfg.cap.iface,
+	    capture_dlt_name(s->cap), s->rules->nrules, s->cfg.rules_path);
+
+	for (uint64_t n = 0; !sensor_stop_requested; n++) {
+		enum capture_rc rc = capture_next(s->cap, &cp);
+		if (rc == CAPTURE_PACKET) {
+			sensor_process(s, dlt, &cp);
+			idle_since = 0;
+		} else if (rc == CAPTURE_EOF) {
+			break;
+		} else if (rc == CAPTURE_ERROR) {
+			s->c.capture_errors++;
+			log_warnx("%s: read error after %" PRIu64 " packets: %s; "
+			    "delivering the alerts found so far", s->cfg.cap.file ? s->cfg.cap.file : s->cfg.cap.iface,
+			    s->c.packets, capture_error(s->cap));
+			if (!capture_is_live(s->cap))
+				break;
+			status = 1;
+			break;
+		}
+		if (sensor_reload_requested) {
+			sensor_reload_requested = 0;
+			sensor_reload(s);
+		}
+		/* Wall-clock chores, checked every 1024 packets or when idle. */
+		if ((n & 1023) == 0 || rc != CAPTURE_PACKET) {
+			uint64_t now = wall_ns();
+			if (rc == CAPTURE_IDLE)
+				sensor_idle(s, &idle_since, now);
+			if (s->cfg.stats_interval_s > 0 && now >= s->next_stats_ns) {
+				if (progress && s->progress_shown)
+					fputc('\n', stderr);
+				sensor_report_stats(s, 0);
+				s->next_stats_ns = now + (uint64_t)s->cfg.stats_interval_s * 1000000000u;
+			}
+			if (progress && now >= s->next_progress_ns) {
+				sensor_progress(s, now, 0);
+				s->next_progress_ns = now + 500000000u;
+			}
+		}
+	}
+	if (progress)
+		sensor_progress(s, wall_ns(), 1);
+	sensor_finish(s);
+	if (s->redis != NULL) {
+		size_t left = sink_redis_close(s->redis, s->cfg.redis_drain_ms);
+		struct sink_redis_stats rs = { 0 };
+		if (left > 0) {
+			log_warnx("redis: %zu alert%s could not be delivered before exit", left, left == 1 ? "" : "s");
+			status = status ? status : 4;
+		}
+		(void)rs;
+		s->redis = NULL;
+	}
+	sensor_report_stats(s, 1);
+	return status;
+}

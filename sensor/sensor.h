@@ -1,0 +1,74 @@
+/*
+ * sensor - the one context that holds the pipeline together:
+ * capture -> decode -> flow (+ dpi) -> host -> detect -> alert sinks.
+ *
+ * Everything mutable lives in struct sensor; main.c only parses options,
+ * installs signal flags and calls sensor_run(). Time is packet time: the
+ * window ticks, flow expiry and alert timestamps all follow the packets'
+ * own clocks, so a replay at full speed yields a live run's alerts.
+ */
+#ifndef OUTFLOW_SENSOR_H
+#define OUTFLOW_SENSOR_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture.h"
+#include "decode.h"
+#include "rules.h"
+
+#define SENSOR_MAX_SETS 64
+
+struct sensor_config {
+	struct capture_config cap;
+	const char *rules_path;
+	struct rules_override sets[SENSOR_MAX_SETS];	/* --set NAME=VALUE, and --home-net */
+	size_t nsets;
+	const char *out_path;		/* -o: JSON lines; "-" = stdout; NULL = none */
+	const char *redis_url;		/* --redis */
+	const char *redis_channel, *redis_stream, *redis_stats_channel;
+	size_t redis_maxlen, redis_queue;
+	int redis_drain_ms;		/* bounded wait for delivery at exit */
+	const char *sensor_name;
+	int stats_interval_s;		/* wall seconds between stats lines; 0 = only at exit */
+	uint32_t tick_s;		/* detector evaluation period (packet time) */
+	size_t max_flows, max_hosts, max_dests, max_engaged;
+	uint32_t timeout_s[4];		/* flow idle timeouts: tcp, tcp-closed, udp, other */
+	int quiet;			/* no periodic stats on stderr */
+	int progress;			/* -1 auto (stderr is a terminal), 0 off, 1 on */
+};
+
+/* Signal flags: the only globals (set from handlers in main.c). */
+extern volatile sig_atomic_t sensor_stop_requested;
+extern volatile sig_atomic_t sensor_reload_requested;
+
+struct sensor;
+
+/* Fills *cfg with the defaults (documented in the README). */
+void sensor_config_defaults(struct sensor_config *cfg);
+
+/*
+ * Builds everything up to (not including) the capture: loads and checks the
+ * rules, tables, nDPI, sinks. Returns NULL with a message in err.
+ */
+struct sensor *sensor_new(const struct sensor_config *cfg, char *err, size_t errlen);
+
+/* Opens the capture; NULL-safe error reporting like sensor_new. */
+int sensor_open_capture(struct sensor *s, char *err, size_t errlen);
+
+/*
+ * Runs until end of file or a stop request; evaluates the open windows,
+ * flushes the sinks (bounded wait), prints the final stats. Returns the
+ * process exit status.
+ */
+int sensor_run(struct sensor *s);
+
+void sensor_free(struct sensor *s);
+
+/* Processes one frame (exposed for the fuzz target and tests). */
+void sensor_process(struct sensor *s, int dlt, const struct capture_pkt *cp);
+/* Final evaluation at end of input (exposed for tests). */
+void sensor_finish(struct sensor *s);
+
+#endif

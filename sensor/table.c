@@ -1,0 +1,267 @@
+/*
+ * table - see table.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "table.h"
+
+struct table {
+	struct table_config cfg;
+	uint8_t *slots;
+	uint32_t *index;	/* slot + 1; 0 = empty */
+	size_t mask;
+	size_t count;
+	uint32_t free_head;
+	uint32_t head[TABLE_MAX_LISTS], tail[TABLE_MAX_LISTS];
+};
+
+static inline struct tnode *
+node_at(const struct table *t, uint32_t slot)
+{
+	return (struct tnode *)(t->slots + (size_t)slot * t->cfg.entry_size);
+}
+
+uint32_t
+table_slot(const struct table *t, const void *entry)
+{
+	return (uint32_t)(((const uint8_t *)entry - t->slots) / t->cfg.entry_size);
+}
+
+void *
+table_at(struct table *t, uint32_t slot)
+{
+	return node_at(t, slot);
+}
+
+struct table *
+table_new(const struct table_config *cfg, char *err, size_t errlen)
+{
+	struct table *t;
+	size_t isz = 16;
+
+	if (cfg->capacity == 0 || cfg->capacity >= UINT32_MAX / 4 ||
+	    cfg->entry_size < sizeof(struct tnode) || cfg->nlists < 1 ||
+	    cfg->nlists > TABLE_MAX_LISTS || cfg->key_off + cfg->key_len > cfg->entry_size) {
+		snprintf(err, errlen, "%s table: capacity %zu out of range", cfg->what, cfg->capacity);
+		return NULL;
+	}
+	while (isz < cfg->capacity * 2)
+		isz <<= 1;
+	t = calloc(1, sizeof *t);
+	if (t == NULL)
+		goto oom;
+	t->cfg = *cfg;
+	t->slots = calloc(cfg->capacity, cfg->entry_size);
+	t->index = calloc(isz, sizeof *t->index);
+	if (t->slots == NULL || t->index == NULL)
+		goto oom;
+	t->mask = isz - 1;
+	for (size_t i = 0; i < cfg->capacity; i++)
+		node_at(t, (uint32_t)i)->next = i + 1 < cfg->capacity ? (uint32_t)(i + 1) : TABLE_NIL;
+	t->free_head = 0;
+	for (int l = 0; l < TABLE_MAX_LISTS; l++)
+		t->head[l] = t->tail[l] = TABLE_NIL;
+	return t;
+oom:
+	table_free(t);
+	snprintf(err, errlen, "cannot allocate a %s table of %zu entries (%zu bytes each)",
+	    cfg->what, cfg->capacity, cfg->entry_size);
+	return NULL;
+}
+
+void
+table_free(struct table *t)
+{
+	if (t == NULL)
+		return;
+	free(t->slots);
+	free(t->index);
+	free(t);
+}
+
+static inline int
+key_eq(const struct table *t, const struct tnode *n, const void *key)
+{
+	return memcmp((const uint8_t *)n + t->cfg.key_off, key, t->cfg.key_len) == 0;
+}
+
+/* The index position holding key, or the empty position where it would go. */
+static size_t
+index_pos(const struct table *t, const void *key, uint32_t hash)
+{
+	size_t pos = hash & t->mask;
+
+	for (;;) {
+		uint32_t e = t->index[pos];
+		if (e == 0)
+			return pos;
+		const struct tnode *n = node_at(t, e - 1);
+		if (n->hash == hash && key_eq(t, n, key))
+			return pos;
+		pos = (pos + 1) & t->mask;
+	}
+}
+
+void *
+table_lookup(struct table *t, const void *key, uint32_t hash)
+{
+	uint32_t e = t->index[index_pos(t, key, hash)];
+
+	return e ? node_at(t, e - 1) : NULL;
+}
+
+static void
+list_unlink(struct table *t, struct tnode *n, uint32_t slot)
+{
+	if (n->prev != TABLE_NIL)
+		node_at(t, n->prev)->next = n->next;
+	else
+		t->head[n->list] = n->next;
+	if (n->next != TABLE_NIL)
+		node_at(t, n->next)->prev = n->prev;
+	else
+		t->tail[n->list] = n->prev;
+	(void)slot;
+}
+
+static void
+list_append(struct table *t, struct tnode *n, uint32_t slot)
+{
+	n->next = TABLE_NIL;
+	n->prev = t->tail[n->list];
+	if (n->prev != TABLE_NIL)
+		node_at(t, n->prev)->next = slot;
+	else
+		t->head[n->list] = slot;
+	t->tail[n->list] = slot;
+}
+
+void *
+table_add(struct table *t, const void *key, uint32_t hash, int list)
+{
+	size_t pos = index_pos(t, key, hash);
+	uint32_t slot = t->free_head;
+	struct tnode *n;
+
+	OF_ASSERT(slot != TABLE_NIL && t->index[pos] == 0 && list >= 0 && list < t->cfg.nlists);
+	n = node_at(t, slot);
+	t->free_head = n->next;
+	memset(n, 0, t->cfg.entry_size);
+	memcpy((uint8_t *)n + t->cfg.key_off, key, t->cfg.key_len);
+	n->hash = hash;
+	n->used = 1;
+	n->list = (uint8_t)list;
+	list_append(t, n, slot);
+	t->index[pos] = slot + 1;
+	t->count++;
+	return n;
+}
+
+/* Backward-shift deletion (Knuth, TAOCP 6.4, algorithm R). */
+static void
+index_remove(struct table *t, size_t pos)
+{
+	size_t next = pos;
+
+	t->index[pos] = 0;
+	for (;;) {
+		next = (next + 1) & t->mask;
+		uint32_t e = t->index[next];
+		if (e == 0)
+			return;
+		size_t home = node_at(t, e - 1)->hash & t->mask;
+		/* e may fill the hole unless its home lies cyclically in (pos, next]. */
+		int stays = pos <= next ? (home > pos && home <= next) : (home > pos || home <= next);
+		if (!stays) {
+			t->index[pos] = e;
+			t->index[next] = 0;
+			pos = next;
+		}
+	}
+}
+
+void
+table_del(struct table *t, void *entry)
+{
+	struct tnode *n = entry;
+	uint32_t slot = table_slot(t, entry);
+	size_t pos = index_pos(t, (uint8_t *)n + t->cfg.key_off, n->hash);
+
+	OF_ASSERT(n->used && t->index[pos] == slot + 1);
+	index_remove(t, pos);
+	list_unlink(t, n, slot);
+	n->used = 0;
+	n->next = t->free_head;
+	t->free_head = slot;
+	t->count--;
+}
+
+void
+table_touch(struct table *t, void *entry, int list)
+{
+	struct tnode *n = entry;
+	uint32_t slot = table_slot(t, entry);
+
+	if (list < 0)
+		list = n->list;
+	if (list == n->list && t->tail[list] == slot)
+		return;
+	list_unlink(t, n, slot);
+	n->list = (uint8_t)list;
+	list_append(t, n, slot);
+}
+
+void *
+table_head(struct table *t, int list)
+{
+	return t->head[list] == TABLE_NIL ? NULL : node_at(t, t->head[list]);
+}
+
+void *
+table_next(struct table *t, const void *entry)
+{
+	const struct tnode *n = entry;
+
+	return n->next == TABLE_NIL ? NULL : node_at(t, n->next);
+}
+
+void *
+table_tail(struct table *t, int list)
+{
+	return t->tail[list] == TABLE_NIL ? NULL : node_at(t, t->tail[list]);
+}
+
+void *
+table_prev(struct table *t, const void *entry)
+{
+	const struct tnode *n = entry;
+
+	return n->prev == TABLE_NIL ? NULL : node_at(t, n->prev);
+}
+
+int
+table_full(const struct table *t)
+{
+	return t->free_head == TABLE_NIL;
+}
+
+size_t
+table_count(const struct table *t)
+{
+	return t->count;
+}
+
+size_t
+table_capacity(const struct table *t)
+{
+	return t->cfg.capacity;
+}
+
+size_t
+table_bytes(const struct table *t)
+{
+	return t->cfg.capacity * t->cfg.entry_size + (t->mask + 1) * sizeof *t->index;
+}
