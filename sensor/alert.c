@@ -21,11 +21,13 @@ alert_fmt_bytes(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 " B", v);
 		return buf;
 	}
-	while (d >= 1000.0 && u < 4) {
+	/* Steps are chosen on the value as printed (three significant digits),
+	 * so 999,999 B shows as "1.00 MB", not "1000 KB". */
+	while (d >= 999.5 && u < 4) {
 		d /= 1000.0;
 		u++;
 	}
-	snprintf(buf, len, d < 10 ? "%.2f %s" : d < 100 ? "%.1f %s" : "%.0f %s", d, units[u]);
+	snprintf(buf, len, d < 9.995 ? "%.2f %s" : d < 99.95 ? "%.1f %s" : "%.0f %s", d, units[u]);
 	return buf;
 }
 

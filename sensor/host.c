@@ -190,7 +190,8 @@ host_get(struct host_tables *ht, const struct ip_addr *a, uint64_t now_us)
 }
 
 static struct dest *
-dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uint64_t now_us)
+dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uint64_t now_us,
+    int create)
 {
 	struct dest_key k;
 	uint32_t hash;
@@ -200,7 +201,7 @@ dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uin
 	k.peer = *peer;
 	hash = (uint32_t)hash_mix64(addr_hash(&k.host, ht->cfg.seed) ^ addr_hash(&k.peer, ht->cfg.seed + 7));
 	d = table_lookup(ht->dests, &k, hash);
-	if (d != NULL)
+	if (d != NULL || !create)
 		return d;
 	if (table_full(ht->dests)) {
 		struct dest *old = table_head(ht->dests, 0);
@@ -219,9 +220,13 @@ dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uin
 	return d;
 }
 
-/* The host entry of an internal address, through the flow's cached slot. */
+/*
+ * The host entry of an internal address, through the flow's cached slot.
+ * Without create, NULL if there is none (it was evicted).
+ */
 static struct host *
-host_of_flow(struct host_tables *ht, struct flow *f, int end, const struct ip_addr *a, uint64_t now_us)
+host_of_flow(struct host_tables *ht, struct flow *f, int end, const struct ip_addr *a,
+    uint64_t now_us, int create)
 {
 	struct host *h;
 
@@ -230,14 +235,16 @@ host_of_flow(struct host_tables *ht, struct flow *f, int end, const struct ip_ad
 		if (h->node.used && addr_eq(&h->addr, a))
 			return h;
 	}
-	h = host_get(ht, a, now_us);
+	h = create ? host_get(ht, a, now_us) : host_lookup(ht, a);
+	if (h == NULL)
+		return NULL;
 	f->host_slot[end] = table_slot(ht->hosts, h) + 1;
 	return h;
 }
 
 static struct dest *
 dest_of_flow(struct host_tables *ht, struct flow *f, int end, struct host *h,
-    const struct ip_addr *peer, uint64_t now_us)
+    const struct ip_addr *peer, uint64_t now_us, int create)
 {
 	struct dest *d;
 
@@ -246,7 +253,9 @@ dest_of_flow(struct host_tables *ht, struct flow *f, int end, struct host *h,
 		if (d->node.used && addr_eq(&d->key.host, &h->addr) && addr_eq(&d->key.peer, peer))
 			return d;
 	}
-	d = dest_get(ht, h, peer, now_us);
+	d = dest_get(ht, h, peer, now_us, create);
+	if (d == NULL)
+		return NULL;
 	f->dest_slot[end] = table_slot(ht->dests, d) + 1;
 	return d;
 }
@@ -339,11 +348,14 @@ host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *
 	int app_known = f->dpi_state != 0;
 
 	if (f->init_internal) {
-		struct host *h = host_of_flow(ht, f, 0, ia, now);
-		struct dest *d = dest_of_flow(ht, f, 0, h, ra, now);
+		struct host *h = host_of_flow(ht, f, 0, ia, now, 1);
+		struct dest *d = dest_of_flow(ht, f, 0, h, ra, now, 1);
 		int sent = dir == FLOW_DIR_FWD;
 
 		host_touch(ht, h, now);
+		/* Keep the destination LRU in last-seen order, so a full table
+		 * evicts the stalest destination, not an active old one. */
+		table_touch(ht->dests, d, -1);
 		if (!f->counted) {
 			d->flows++;
 			d->port = rport;
@@ -368,7 +380,7 @@ host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *
 			host_app_add(h, f, sent ? bytes : 0, sent ? 0 : bytes);
 	}
 	if (f->resp_internal) {
-		struct host *h = host_of_flow(ht, f, 1, ra, now);
+		struct host *h = host_of_flow(ht, f, 1, ra, now, 1);
 		int sent = dir == FLOW_DIR_REV;
 
 		host_touch(ht, h, now);
@@ -390,21 +402,33 @@ void
 host_flow_classified(struct host_tables *ht, struct flow *f)
 {
 	uint64_t now = f->last_us;
+	/*
+	 * Entries are created only before the flow's first host_account(), which
+	 * follows at once and touches them. Later (at flow end, on packet time
+	 * long past) an evicted host must not come back: it would evict a live
+	 * one and sit at the LRU tail with a stale time, which ends the
+	 * host_changed_first() walk before any changed host.
+	 */
+	int create = !f->counted;
 
 	for (int end = 0; end < 2; end++) {
 		int internal = end == 0 ? f->init_internal : f->resp_internal;
 		const struct ip_addr *a = end == 0 ? flow_initiator(f, NULL) : flow_responder(f, NULL);
 		if (!internal)
 			continue;
-		struct host *h = host_of_flow(ht, f, end, a, now);
+		struct host *h = host_of_flow(ht, f, end, a, now, create);
+		if (h == NULL)
+			continue;
 		/* Bytes seen before the application was known, credited now. */
 		uint64_t sent = f->payload_bytes[end == 0 ? FLOW_DIR_FWD : FLOW_DIR_REV];
 		uint64_t rcvd = f->payload_bytes[end == 0 ? FLOW_DIR_REV : FLOW_DIR_FWD];
 		host_app_add(h, f, sent, rcvd);
 	}
 	if (f->init_internal) {
-		struct host *h = host_of_flow(ht, f, 0, flow_initiator(f, NULL), now);
-		struct dest *d = dest_of_flow(ht, f, 0, h, flow_responder(f, NULL), now);
+		struct host *h = host_of_flow(ht, f, 0, flow_initiator(f, NULL), now, create);
+		struct dest *d = h ? dest_of_flow(ht, f, 0, h, flow_responder(f, NULL), now, create) : NULL;
+		if (d == NULL)
+			return;
 		d->app_master = f->app_master;
 		d->app_proto = f->app_proto;
 		d->app_category = f->app_category;

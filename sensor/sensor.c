@@ -536,9 +536,7 @@ sensor_run(struct sensor *s)
 			log_warnx("%s: read error after %" PRIu64 " packets: %s; "
 			    "delivering the alerts found so far", s->cfg.cap.file ? s->cfg.cap.file : s->cfg.cap.iface,
 			    s->c.packets, capture_error(s->cap));
-			if (!capture_is_live(s->cap))
-				break;
-			status = 1;
+			status = 3;	/* input ended early; what was read is still evaluated */
 			break;
 		}
 		if (sensor_reload_requested) {
@@ -566,14 +564,25 @@ sensor_run(struct sensor *s)
 		sensor_progress(s, wall_ns(), 1);
 	sensor_finish(s);
 	if (s->redis != NULL) {
-		size_t left = sink_redis_close(s->redis, s->cfg.redis_drain_ms);
-		struct sink_redis_stats rs = { 0 };
+		/* Deliver what is queued (bounded wait), then report with Redis's figures. */
+		uint64_t deadline = wall_ns() + (uint64_t)s->cfg.redis_drain_ms * 1000000u;
+		struct sink_redis_stats rs;
+		sensor_report_stats(s, 1);
+		for (;;) {
+			sink_redis_get_stats(s->redis, &rs);
+			if (rs.depth == 0 || wall_ns() >= deadline)
+				break;
+			struct timespec ts = { 0, 10000000 };
+			nanosleep(&ts, NULL);
+		}
+		size_t left = sink_redis_close(s->redis, 100);
+		s->redis = NULL;
 		if (left > 0) {
-			log_warnx("redis: %zu alert%s could not be delivered before exit", left, left == 1 ? "" : "s");
+			log_warnx("redis: %zu message%s (alerts or stats) could not be delivered before exit",
+			    left, left == 1 ? "" : "s");
 			status = status ? status : 4;
 		}
-		(void)rs;
-		s->redis = NULL;
+		return status;
 	}
 	sensor_report_stats(s, 1);
 	return status;

@@ -14,7 +14,8 @@ struct table {
 	uint32_t *index;	/* slot + 1; 0 = empty */
 	size_t mask;
 	size_t count;
-	uint32_t free_head;
+	uint32_t free_head;	/* slots freed by table_del, reused first */
+	uint32_t fresh;		/* slots [fresh, capacity) never used yet */
 	uint32_t head[TABLE_MAX_LISTS], tail[TABLE_MAX_LISTS];
 };
 
@@ -59,9 +60,13 @@ table_new(const struct table_config *cfg, char *err, size_t errlen)
 	if (t->slots == NULL || t->index == NULL)
 		goto oom;
 	t->mask = isz - 1;
-	for (size_t i = 0; i < cfg->capacity; i++)
-		node_at(t, (uint32_t)i)->next = i + 1 < cfg->capacity ? (uint32_t)(i + 1) : TABLE_NIL;
-	t->free_head = 0;
+	/*
+	 * Slots are handed out in order and never pre-touched: calloc'd pages
+	 * the table has not used yet cost address space, not memory, so a large
+	 * configured capacity is only paid for as traffic fills it.
+	 */
+	t->free_head = TABLE_NIL;
+	t->fresh = 0;
 	for (int l = 0; l < TABLE_MAX_LISTS; l++)
 		t->head[l] = t->tail[l] = TABLE_NIL;
 	return t;
@@ -143,12 +148,17 @@ void *
 table_add(struct table *t, const void *key, uint32_t hash, int list)
 {
 	size_t pos = index_pos(t, key, hash);
-	uint32_t slot = t->free_head;
+	uint32_t slot;
 	struct tnode *n;
 
-	OF_ASSERT(slot != TABLE_NIL && t->index[pos] == 0 && list >= 0 && list < t->cfg.nlists);
+	OF_ASSERT(!table_full(t) && t->index[pos] == 0 && list >= 0 && list < t->cfg.nlists);
+	if (t->free_head != TABLE_NIL) {
+		slot = t->free_head;
+		t->free_head = node_at(t, slot)->next;
+	} else {
+		slot = t->fresh++;
+	}
 	n = node_at(t, slot);
-	t->free_head = n->next;
 	memset(n, 0, t->cfg.entry_size);
 	memcpy((uint8_t *)n + t->cfg.key_off, key, t->cfg.key_len);
 	n->hash = hash;
@@ -245,7 +255,7 @@ table_prev(struct table *t, const void *entry)
 int
 table_full(const struct table *t)
 {
-	return t->free_head == TABLE_NIL;
+	return t->free_head == TABLE_NIL && t->fresh >= t->cfg.capacity;
 }
 
 size_t

@@ -1,0 +1,1141 @@
+/*
+ * sink_redis - the Redis alert sink (see sink_redis.h for the contract).
+ *
+ * Two threads meet here. The packet thread calls sink_redis_push(), which
+ * only copies the message onto a bounded FIFO under a mutex and signals a
+ * condition variable; it never touches a socket, so a slow or absent Redis
+ * can cost the sensor alerts (counted as dropped) but never packets. The
+ * writer thread owns the hiredis context: it connects (AUTH, SELECT), takes
+ * a batch from the head of the queue *without removing it*, pipelines the
+ * commands, and removes a message only once Redis has acknowledged it. When
+ * the connection breaks the messages simply stay queued and the writer
+ * reconnects with exponential backoff.
+ *
+ * Exactly once in the stream: a batch cut off mid-flight is uncertain (some
+ * XADDs may have been applied, their replies lost). Before resending it the
+ * writer reads the tail of the stream and drops the alerts whose "id" is
+ * already there. PUBLISH has no such check: pub/sub is best-effort by
+ * design (a subscriber that is away misses messages anyway), so in that
+ * rare case a subscriber may see an alert twice; the stream is the record.
+ *
+ * Queue nodes are added only at the tail (by push) and removed only by the
+ * writer, so the writer may hold pointers to the first N nodes across the
+ * network round trip without holding the lock.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "sink_redis.h"
+
+#define SINK_REDIS_BATCH		256	/* messages per pipelined round trip */
+#define SINK_REDIS_BACKOFF_MIN_MS	100
+#define SINK_REDIS_BACKOFF_MAX_MS	5000
+#define SINK_REDIS_CMD_TIMEOUT_MS	5000	/* a hung server must not hold the writer */
+#define SINK_REDIS_LOG_EVERY_MS		30000	/* repeated errors: at most this often */
+#define SINK_REDIS_TAIL_SLACK		32	/* extra stream entries read when reconciling */
+
+struct sink_msg {
+	struct sink_msg *next;
+	enum sink_redis_kind kind;
+	const char *id;		/* into data[], "" when none */
+	size_t id_len;
+	const char *json;	/* into data[], after the id */
+	size_t json_len;
+	char data[];
+};
+
+struct sink_redis {
+	/* Set by sink_redis_open(), read-only afterwards. */
+	struct redis_url url;
+	char where[300];	/* "host:port" or "unix:/path", for log lines */
+	char *alert_channel;
+	char *alert_stream;
+	char *stats_channel;
+	char maxlen[24];	/* stream_maxlen as the XADD argument */
+	size_t queue_cap;
+	int connect_timeout_ms;
+	pthread_t thread;
+
+	/* Guarded by mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;	/* work arrived, or stop requested */
+	pthread_cond_t exited_cv;	/* the writer is gone */
+	struct sink_msg *head, *tail;
+	int stopping;
+	int exited;
+	int64_t deadline_ms;	/* when stopping: give up delivering at this time */
+	int fd;			/* the writer's socket, -1 when none; see close */
+	struct sink_redis_stats st;
+
+	/* Writer thread only. */
+	redisContext *ctx;
+	int backoff_ms;
+	int ever_connected;
+	int in_outage;		/* since the last successful connection */
+	int outage_logged;	/* "cannot connect" said once per outage */
+	int64_t outage_start_ms;
+	int64_t conf_logged_ms;	/* last auth/permission complaint */
+	int64_t reply_logged_ms;	/* last error-reply complaint */
+	int64_t drops_logged_ms;
+	uint64_t drops_reported;
+	size_t uncertain;	/* head messages whose fate a broken batch left unknown */
+	struct sink_msg *batch[SINK_REDIS_BATCH];
+	char done[SINK_REDIS_BATCH];
+};
+
+/* ---- URL parsing ---------------------------------------------------- */
+
+static int url_fail(char *err, size_t errlen, const char *url, const char *fmt, ...)
+    LOG_PRINTF(4, 5);
+
+/*
+ * The URL is echoed in messages, so its password is masked first: error
+ * text ends up in logs that more people read than the configuration.
+ */
+static void
+url_redact(const char *url, char *out, size_t outlen)
+{
+	const char *auth = strstr(url, "://");
+	const char *end, *at, *colon, *pw;
+	size_t len;
+
+	snprintf(out, outlen, "%s", url);
+	if (auth != NULL && strncmp(url, "redis", 5) == 0) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?#");
+		at = NULL;
+		for (const char *p = auth; p < end; p++)
+			if (*p == '@')
+				at = p;
+		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		if (colon != NULL)
+			snprintf(out, outlen, "%.*s***%s", (int)(colon + 1 - url), url, at);
+	} else if ((pw = strstr(url, "password=")) != NULL) {
+		len = (size_t)(pw + 9 - url);
+		snprintf(out, outlen, "%.*s***%s", (int)len, url, pw + 9 + strcspn(pw + 9, "&"));
+	}
+}
+
+static int
+url_fail(char *err, size_t errlen, const char *url, const char *fmt, ...)
+{
+	char shown[600], why[256];
+	va_list ap;
+
+	url_redact(url, shown, sizeof shown);
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "redis URL '%.200s': %s", shown, why);
+	return -1;
+}
+
+static int
+url_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Copies src[0..n) into dst, decoding %XX (RFC 3986 section 2.1) when asked.
+ * Returns 0, -1 when it does not fit, -2 for a malformed escape.
+ */
+static int
+url_copy(char *dst, size_t dstlen, const char *src, size_t n, int decode)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = src[i];
+
+		if (decode && c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return -2;
+			hi = url_hexval(src[i + 1]);
+			lo = url_hexval(src[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return -2;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (o + 1 >= dstlen)
+			return -1;
+		dst[o++] = c;
+	}
+	dst[o] = '\0';
+	return 0;
+}
+
+/* Decimal digits only; -1 when not a number, -2 when above max. */
+static int
+url_number(const char *s, size_t n, long max, long *out)
+{
+	long v = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+		if (v > max)
+			return -2;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+url_field(const char *url, char *err, size_t errlen, const char *what,
+    char *dst, size_t dstlen, const char *src, size_t n)
+{
+	switch (url_copy(dst, dstlen, src, n, 1)) {
+	case -1:
+		return url_fail(err, errlen, url, "%s too long (max %zu)", what, dstlen - 1);
+	case -2:
+		return url_fail(err, errlen, url, "bad %%-escape in %s", what);
+	}
+	return 0;
+}
+
+static int
+url_db(const char *url, char *err, size_t errlen, const char *s, size_t n, int *db)
+{
+	long v;
+
+	switch (url_number(s, n, 65535, &v)) {
+	case -1:
+		return url_fail(err, errlen, url, "bad db '%.*s' (a number)", (int)n, s);
+	case -2:
+		return url_fail(err, errlen, url, "db out of range (0-65535)");
+	}
+	*db = (int)v;
+	return 0;
+}
+
+/*
+ *   redis://[[user]:password@]host[:port][/db]
+ *           \___ userinfo ___/\__ authority up to '/' __/
+ * The userinfo ends at the last '@' so a raw '@' in a password still works.
+ */
+static int
+url_parse_tcp(const char *url, const char *p, struct redis_url *u, char *err, size_t errlen)
+{
+	const char *end = p + strcspn(p, "/?#");
+	const char *at = NULL, *host, *host_end, *q;
+	long port;
+
+	for (const char *c = p; c < end; c++)
+		if (*c == '@')
+			at = c;
+	if (at != NULL) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+
+		if (colon == NULL)
+			return url_fail(err, errlen, url,
+			    "credentials must be 'user:password@' or ':password@'");
+		if (url_field(url, err, errlen, "user", u->user, sizeof u->user,
+		    p, (size_t)(colon - p)) != 0 ||
+		    url_field(url, err, errlen, "password", u->password, sizeof u->password,
+		    colon + 1, (size_t)(at - colon - 1)) != 0)
+			return -1;
+		p = at + 1;
+	}
+	if (*p == '[') {
+		host = p + 1;
+		host_end = memchr(host, ']', (size_t)(end - host));
+		if (host_end == NULL)
+			return url_fail(err, errlen, url, "unterminated '[' in IPv6 host");
+		q = host_end + 1;
+	} else {
+		host = p;
+		host_end = memchr(p, ':', (size_t)(end - p));
+		if (host_end == NULL)
+			host_end = end;
+		else if (memchr(host_end + 1, ':', (size_t)(end - host_end - 1)) != NULL)
+			return url_fail(err, errlen, url, "IPv6 host must be in brackets");
+		q = host_end;
+	}
+	if (host_end == host)
+		return url_fail(err, errlen, url, "missing host");
+	if (url_copy(u->host, sizeof u->host, host, (size_t)(host_end - host), 0) != 0)
+		return url_fail(err, errlen, url, "host too long (max %zu)", sizeof u->host - 1);
+	if (q < end) {
+		if (*q != ':')
+			return url_fail(err, errlen, url, "unexpected '%c' after host", *q);
+		q++;
+		switch (url_number(q, (size_t)(end - q), 65535, &port)) {
+		case -1:
+			return url_fail(err, errlen, url, "bad port '%.*s'", (int)(end - q), q);
+		case -2:
+			return url_fail(err, errlen, url, "port out of range (1-65535)");
+		}
+		if (port == 0)
+			return url_fail(err, errlen, url, "port out of range (1-65535)");
+		u->port = (int)port;
+	}
+	if (*end == '/' && end[1] != '\0') {
+		size_t n = strspn(end + 1, "0123456789");
+
+		if (url_db(url, err, errlen, end + 1, n ? n : strcspn(end + 1, "?#"),
+		    &u->db) != 0)
+			return -1;
+		end += 1 + n;
+	} else if (*end == '/')
+		end++;
+	if (*end != '\0')
+		return url_fail(err, errlen, url, "trailing junk '%.40s'", end);
+	return 0;
+}
+
+/*
+ *   unix:///path/to.sock[?db=N&user=U&password=P]   (or unix:/path...)
+ */
+static int
+url_parse_unix(const char *url, const char *p, struct redis_url *u, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (strncmp(p, "//", 2) == 0)
+		p += 2;
+	if (*p != '/')
+		return url_fail(err, errlen, url, "unix socket path must be absolute");
+	n = strcspn(p, "?#");
+	if (url_field(url, err, errlen, "socket path", u->path, sizeof u->path, p, n) != 0)
+		return -1;
+	p += n;
+	if (*p == '#')
+		return url_fail(err, errlen, url, "trailing junk '%.40s'", p);
+	while (*p == '?' || *p == '&') {
+		const char *key = p + 1, *val;
+		size_t klen = strcspn(key, "=&#"), vlen;
+
+		if (key[klen] != '=')
+			return url_fail(err, errlen, url, "parameter '%.*s' needs a value",
+			    (int)klen, key);
+		val = key + klen + 1;
+		vlen = strcspn(val, "&#");
+		if (klen == 2 && strncmp(key, "db", 2) == 0) {
+			if (url_db(url, err, errlen, val, vlen, &u->db) != 0)
+				return -1;
+		} else if (klen == 4 && strncmp(key, "user", 4) == 0) {
+			if (url_field(url, err, errlen, "user", u->user, sizeof u->user,
+			    val, vlen) != 0)
+				return -1;
+		} else if (klen == 8 && strncmp(key, "password", 8) == 0) {
+			if (url_field(url, err, errlen, "password", u->password,
+			    sizeof u->password, val, vlen) != 0)
+				return -1;
+		} else
+			return url_fail(err, errlen, url, "unknown parameter '%.*s'",
+			    (int)klen, key);
+		p = val + vlen;
+	}
+	if (*p != '\0')
+		return url_fail(err, errlen, url, "trailing junk '%.40s'", p);
+	return 0;
+}
+
+int
+redis_url_parse(const char *url, struct redis_url *u, char *err, size_t errlen)
+{
+	memset(u, 0, sizeof *u);
+	u->port = 6379;
+	if (url == NULL || *url == '\0')
+		return url_fail(err, errlen, "", "empty URL");
+	if (strncmp(url, "redis://", 8) == 0)
+		return url_parse_tcp(url, url + 8, u, err, errlen);
+	if (strncmp(url, "unix:", 5) == 0) {
+		u->port = 0;
+		return url_parse_unix(url, url + 5, u, err, errlen);
+	}
+	if (strncmp(url, "rediss://", 9) == 0)
+		return url_fail(err, errlen, url, "TLS (rediss://) is not supported");
+	return url_fail(err, errlen, url, "scheme must be redis:// or unix://");
+}
+
+/* ---- time and locking helpers ---------------------------------------- */
+
+/* Monotonic: I/O timing must not jump with the wall clock. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval
+ms_to_tv(int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 1)
+		ms = 1;		/* {0,0} would mean "no timeout" to hiredis */
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return tv;
+}
+
+/* An absolute CLOCK_MONOTONIC time for pthread_cond_timedwait. */
+static struct timespec
+ms_to_abs(int64_t at_ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)(at_ms / 1000);
+	ts.tv_nsec = (long)(at_ms % 1000) * 1000000;
+	return ts;
+}
+
+static void
+lock(struct sink_redis *s)
+{
+	OF_ASSERT(pthread_mutex_lock(&s->mu) == 0);
+}
+
+static void
+unlock(struct sink_redis *s)
+{
+	OF_ASSERT(pthread_mutex_unlock(&s->mu) == 0);
+}
+
+/*
+ * How long an operation may take: its normal limit, or less when closing.
+ * Returns 0 once the drain deadline has passed.
+ */
+static int64_t
+writer_budget_ms(struct sink_redis *s, int64_t limit)
+{
+	int64_t left;
+
+	lock(s);
+	if (s->stopping) {
+		left = s->deadline_ms - now_ms();
+		if (left < limit)
+			limit = left > 0 ? left : 0;
+	}
+	unlock(s);
+	return limit;
+}
+
+static int
+writer_should_exit(struct sink_redis *s)
+{
+	int done;
+
+	lock(s);
+	done = s->stopping && (s->head == NULL || now_ms() >= s->deadline_ms);
+	unlock(s);
+	return done;
+}
+
+/*
+ * Sleeps ms, waking early only to stop (at the drain deadline, or at once
+ * when nothing is left to deliver): a push must not cut a backoff short, or
+ * a full queue would turn backoff into a busy retry loop.
+ */
+static void
+writer_pause(struct sink_redis *s, int64_t ms)
+{
+	int64_t until = now_ms() + ms;
+
+	lock(s);
+	for (;;) {
+		int64_t limit = until;
+		struct timespec ts;
+
+		if (s->stopping && s->head == NULL)
+			break;
+		if (s->stopping && s->deadline_ms < limit)
+			limit = s->deadline_ms;
+		if (now_ms() >= limit)
+			break;
+		ts = ms_to_abs(limit);
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	}
+	unlock(s);
+}
+
+static void
+writer_backoff(struct sink_redis *s)
+{
+	writer_pause(s, s->backoff_ms);
+	s->backoff_ms *= 2;
+	if (s->backoff_ms > SINK_REDIS_BACKOFF_MAX_MS)
+		s->backoff_ms = SINK_REDIS_BACKOFF_MAX_MS;
+}
+
+/* At most once per SINK_REDIS_LOG_EVERY_MS per kind of complaint. */
+static int
+writer_may_log(int64_t *last)
+{
+	int64_t t = now_ms();
+
+	if (*last != 0 && t - *last < SINK_REDIS_LOG_EVERY_MS)
+		return 0;
+	*last = t;
+	return 1;
+}
+
+static void
+writer_count_error(struct sink_redis *s)
+{
+	lock(s);
+	s->st.errors++;
+	unlock(s);
+}
+
+/* ---- connection ------------------------------------------------------- */
+
+/*
+ * The socket is published so close() can shut it down when a hung server
+ * holds the writer in a read past the drain deadline; it is unpublished
+ * before the context (and so the descriptor) is freed, so close() never
+ * touches a descriptor number that has been reused.
+ */
+static void
+writer_set_ctx(struct sink_redis *s, redisContext *c)
+{
+	lock(s);
+	s->fd = c != NULL ? c->fd : -1;
+	s->st.connected = c != NULL && c == s->ctx;
+	unlock(s);
+}
+
+static void
+writer_free_ctx(struct sink_redis *s, redisContext *c)
+{
+	lock(s);
+	s->fd = -1;
+	s->st.connected = 0;
+	unlock(s);
+	redisFree(c);
+}
+
+static void
+writer_outage_begins(struct sink_redis *s)
+{
+	if (!s->in_outage) {
+		s->in_outage = 1;
+		s->outage_start_ms = now_ms();
+	}
+}
+
+static void
+writer_disconnect(struct sink_redis *s, const char *why)
+{
+	writer_outage_begins(s);
+	if (!s->outage_logged) {
+		log_warnx("redis: connection to %s lost: %s; alerts are queued", s->where, why);
+		s->outage_logged = 1;
+	}
+	writer_free_ctx(s, s->ctx);
+	s->ctx = NULL;
+	writer_count_error(s);
+}
+
+/*
+ * One handshake command. Returns 0, -1 on an I/O error (treated like a
+ * refused connection), -2 on an error reply (logged by the caller).
+ */
+static int
+writer_handshake_cmd(redisContext *c, int argc, const char **argv, char *why, size_t whylen)
+{
+	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+	int rc = 0;
+
+	if (r == NULL) {
+		snprintf(why, whylen, "%s", c->errstr);
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		snprintf(why, whylen, "%s", r->str);
+		rc = -2;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+/*
+ * AUTH, SELECT, then PING, so a server that wants a password we lack says
+ * NOAUTH now, by name, instead of failing every delivery later.
+ */
+static int
+writer_handshake(struct sink_redis *s, redisContext *c)
+{
+	const struct redis_url *u = &s->url;
+	const char *argv[3];
+	char why[512], dbtext[16];
+	int rc = 0;
+
+	if (u->password[0] != '\0' || u->user[0] != '\0') {
+		argv[0] = "AUTH";
+		argv[1] = u->user[0] ? u->user : u->password;
+		argv[2] = u->password;
+		rc = writer_handshake_cmd(c, u->user[0] ? 3 : 2, argv, why, sizeof why);
+		if (rc == -2 && writer_may_log(&s->conf_logged_ms))
+			log_warnx("redis: authentication failed for user '%s' at %s: %s",
+			    u->user[0] ? u->user : "default", s->where, why);
+	}
+	if (rc == 0 && u->db != 0) {
+		snprintf(dbtext, sizeof dbtext, "%d", u->db);
+		argv[0] = "SELECT";
+		argv[1] = dbtext;
+		rc = writer_handshake_cmd(c, 2, argv, why, sizeof why);
+		if (rc == -2 && writer_may_log(&s->conf_logged_ms))
+			log_warnx("redis: SELECT %d failed at %s: %s", u->db, s->where, why);
+	}
+	if (rc == 0) {
+		argv[0] = "PING";
+		rc = writer_handshake_cmd(c, 1, argv, why, sizeof why);
+		if (rc == -2 && writer_may_log(&s->conf_logged_ms))
+			log_warnx("redis: %s refuses us: %s%s", s->where, why,
+			    strncmp(why, "NOAUTH", 6) == 0 ? " (add a password to the URL)" : "");
+	}
+	if (rc == -1) {
+		writer_outage_begins(s);
+		if (!s->outage_logged) {
+			log_warnx("redis: handshake with %s failed: %s; retrying, alerts are queued",
+			    s->where, why);
+			s->outage_logged = 1;
+		}
+	}
+	/* A configuration problem will not fix itself soon: retry slowly. */
+	if (rc == -2)
+		s->backoff_ms = SINK_REDIS_BACKOFF_MAX_MS;
+	return rc;
+}
+
+static void
+writer_connected(struct sink_redis *s)
+{
+	size_t depth;
+
+	lock(s);
+	if (s->ever_connected)
+		s->st.reconnects++;
+	depth = s->st.depth;
+	unlock(s);
+	if (!s->ever_connected)
+		log_info("redis: connected to %s", s->where);
+	else
+		log_info("redis: reconnected to %s after %.1f s, delivering %zu queued alerts",
+		    s->where, (double)(now_ms() - s->outage_start_ms) / 1000.0, depth);
+	s->ever_connected = 1;
+	s->in_outage = 0;
+	s->outage_logged = 0;
+	s->backoff_ms = SINK_REDIS_BACKOFF_MIN_MS;
+}
+
+static int
+writer_connect(struct sink_redis *s)
+{
+	int64_t budget = writer_budget_ms(s, s->connect_timeout_ms);
+	struct timeval tv;
+	redisContext *c;
+
+	if (budget <= 0)
+		return -1;
+	tv = ms_to_tv(budget);
+	/* Name resolution (getaddrinfo) is not bounded by tv: use an address. */
+	if (s->url.path[0] != '\0')
+		c = redisConnectUnixWithTimeout(s->url.path, tv);
+	else
+		c = redisConnectWithTimeout(s->url.host, s->url.port, tv);
+	if (c == NULL || c->err) {
+		writer_outage_begins(s);
+		if (!s->outage_logged) {
+			log_warnx("redis: cannot connect to %s: %s; retrying, alerts are queued",
+			    s->where, c ? c->errstr : "out of memory");
+			s->outage_logged = 1;
+		}
+		redisFree(c);
+		writer_count_error(s);
+		return -1;
+	}
+	writer_set_ctx(s, c);
+	redisSetTimeout(c, ms_to_tv(writer_budget_ms(s, SINK_REDIS_CMD_TIMEOUT_MS)));
+	if (writer_handshake(s, c) != 0) {
+		writer_free_ctx(s, c);
+		writer_count_error(s);
+		return -1;
+	}
+	s->ctx = c;
+	writer_set_ctx(s, c);
+	writer_connected(s);
+	return 0;
+}
+
+/* ---- queue ------------------------------------------------------------ */
+
+/* Copies up to SINK_REDIS_BATCH head pointers (or max) into s->batch. */
+static size_t
+queue_peek(struct sink_redis *s, size_t max)
+{
+	struct sink_msg *m;
+	size_t n = 0;
+
+	lock(s);
+	for (m = s->head; m != NULL && n < max && n < SINK_REDIS_BATCH; m = m->next)
+		s->batch[n++] = m;
+	unlock(s);
+	return n;
+}
+
+/*
+ * Removes the first n queue nodes (which are s->batch[0..n)) whose done flag
+ * is set, counting them delivered. Returns how many were removed.
+ */
+static size_t
+queue_remove_done(struct sink_redis *s, size_t n)
+{
+	struct sink_msg *prev = NULL, *m;
+	size_t removed = 0;
+
+	lock(s);
+	for (size_t i = 0; i < n; i++) {
+		m = prev != NULL ? prev->next : s->head;
+		OF_ASSERT(m == s->batch[i]);
+		if (!s->done[i]) {
+			prev = m;
+			continue;
+		}
+		if (prev != NULL)
+			prev->next = m->next;
+		else
+			s->head = m->next;
+		if (s->tail == m)
+			s->tail = prev;
+		free(m);
+		removed++;
+	}
+	s->st.delivered += removed;
+	s->st.depth -= removed;
+	unlock(s);
+	return removed;
+}
+
+/* Blocks until there is work or a stop request; returns the batch size. */
+static size_t
+writer_take(struct sink_redis *s)
+{
+	lock(s);
+	while (s->head == NULL && !s->stopping)
+		pthread_cond_wait(&s->cv, &s->mu);
+	unlock(s);
+	return queue_peek(s, SINK_REDIS_BATCH);
+}
+
+/* ---- delivery --------------------------------------------------------- */
+
+static int
+writer_append(struct sink_redis *s, const struct sink_msg *m)
+{
+	const char *argv[10];
+	size_t len[10];
+
+	if (m->kind == SINK_REDIS_STATS) {
+		argv[0] = "PUBLISH"; len[0] = 7;
+		argv[1] = s->stats_channel; len[1] = strlen(s->stats_channel);
+		argv[2] = m->json; len[2] = m->json_len;
+		return redisAppendCommandArgv(s->ctx, 3, argv, len);
+	}
+	argv[0] = "PUBLISH"; len[0] = 7;
+	argv[1] = s->alert_channel; len[1] = strlen(s->alert_channel);
+	argv[2] = m->json; len[2] = m->json_len;
+	if (redisAppendCommandArgv(s->ctx, 3, argv, len) != REDIS_OK)
+		return REDIS_ERR;
+	argv[0] = "XADD"; len[0] = 4;
+	argv[1] = s->alert_stream; len[1] = strlen(s->alert_stream);
+	argv[2] = "MAXLEN"; len[2] = 6;
+	argv[3] = "~"; len[3] = 1;
+	argv[4] = s->maxlen; len[4] = strlen(s->maxlen);
+	argv[5] = "*"; len[5] = 1;
+	argv[6] = "id"; len[6] = 2;
+	argv[7] = m->id; len[7] = m->id_len;
+	argv[8] = "alert"; len[8] = 5;
+	argv[9] = m->json; len[9] = m->json_len;
+	return redisAppendCommandArgv(s->ctx, 10, argv, len);
+}
+
+/*
+ * Reads the replies for batch[0..n). done[i] says message i is recorded:
+ * for an alert that is its XADD (the stream is the record; a refused
+ * PUBLISH is reported but not retried, or the stream would get the alert
+ * twice), for stats its PUBLISH. Returns 0, or -1 when the connection
+ * broke (messages from the first missing reply on are uncertain).
+ */
+static int
+writer_read_replies(struct sink_redis *s, size_t n, int *rejected, char *why, size_t whylen)
+{
+	redisReply *r;
+	void *rv;
+
+	for (size_t i = 0; i < n; i++) {
+		int replies = s->batch[i]->kind == SINK_REDIS_ALERT ? 2 : 1;
+
+		for (int k = 0; k < replies; k++) {
+			if (redisGetReply(s->ctx, &rv) != REDIS_OK) {
+				snprintf(why, whylen, "%s", s->ctx->errstr);
+				return -1;
+			}
+			r = rv;
+			if (k == replies - 1)
+				s->done[i] = r->type != REDIS_REPLY_ERROR;
+			if (r->type == REDIS_REPLY_ERROR && !*rejected) {
+				snprintf(why, whylen, "%s", r->str);
+				*rejected = 1;
+			}
+			freeReplyObject(r);
+		}
+	}
+	return 0;
+}
+
+static void
+writer_deliver(struct sink_redis *s, size_t n)
+{
+	char why[512] = "";
+	int rejected = 0, broken = 0;
+	size_t removed;
+
+	redisSetTimeout(s->ctx, ms_to_tv(writer_budget_ms(s, SINK_REDIS_CMD_TIMEOUT_MS)));
+	memset(s->done, 0, n);
+	for (size_t i = 0; i < n && !broken; i++)
+		if (writer_append(s, s->batch[i]) != REDIS_OK) {
+			snprintf(why, sizeof why, "%s", s->ctx->errstr);
+			broken = 1;
+		}
+	/* Append only buffers (it fails for memory): nothing was sent. */
+	if (broken) {
+		writer_disconnect(s, why);
+		return;
+	}
+	broken = writer_read_replies(s, n, &rejected, why, sizeof why) != 0;
+	removed = queue_remove_done(s, n);
+	if (broken) {
+		s->uncertain = n - removed;
+		writer_disconnect(s, why);
+		return;
+	}
+	if (rejected) {
+		writer_count_error(s);
+		if (writer_may_log(&s->reply_logged_ms))
+			log_warnx("redis: %s refused a command: %s; %zu of %zu messages kept to retry",
+			    s->where, why, n - removed, n);
+	}
+	/*
+	 * Redis answered but said no (OOM, WRONGTYPE, NOPERM): what it
+	 * refused stays queued, in order, and is retried after a pause;
+	 * what it accepted is gone, so a retry adds no duplicates.
+	 */
+	if (removed < n)
+		writer_backoff(s);
+	else
+		s->backoff_ms = SINK_REDIS_BACKOFF_MIN_MS;
+}
+
+/*
+ * Marks done[i] for the alerts among batch[0..n) whose id is in entry.
+ * An alert pushed without an id cannot be recognised and is resent.
+ */
+static void
+reconcile_mark(struct sink_redis *s, size_t n, const redisReply *entry)
+{
+	const redisReply *f;
+
+	if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+	    entry->element[1]->type != REDIS_REPLY_ARRAY)
+		return;
+	f = entry->element[1];
+	for (size_t k = 0; k + 1 < f->elements; k += 2) {
+		const redisReply *key = f->element[k], *val = f->element[k + 1];
+
+		if (key->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING ||
+		    key->len != 2 || memcmp(key->str, "id", 2) != 0)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			const struct sink_msg *m = s->batch[i];
+
+			if (m->kind == SINK_REDIS_ALERT && m->id_len > 0 &&
+			    m->id_len == val->len && memcmp(m->id, val->str, m->id_len) == 0)
+				s->done[i] = 1;
+		}
+	}
+}
+
+/*
+ * After a broken batch: drop the queued alerts whose XADD was applied
+ * before the connection died, found by their "id" in the stream's tail.
+ * Only the uncertain messages are compared; older ones were confirmed.
+ * Returns 0, or -1 when the connection broke again (still uncertain).
+ */
+static int
+writer_reconcile(struct sink_redis *s)
+{
+	size_t n = queue_peek(s, s->uncertain), alerts = 0, removed;
+	char count[24];
+	const char *argv[6] = { "XREVRANGE", s->alert_stream, "+", "-", "COUNT", count };
+	redisReply *r;
+
+	for (size_t i = 0; i < n; i++)
+		alerts += s->batch[i]->kind == SINK_REDIS_ALERT;
+	if (alerts == 0) {
+		s->uncertain = 0;
+		return 0;
+	}
+	/* Slack: another sensor may be writing to the same stream. */
+	snprintf(count, sizeof count, "%zu", alerts + SINK_REDIS_TAIL_SLACK);
+	r = redisCommandArgv(s->ctx, 6, argv, NULL);
+	if (r == NULL) {
+		writer_disconnect(s, s->ctx->errstr);
+		return -1;
+	}
+	memset(s->done, 0, n);
+	if (r->type == REDIS_REPLY_ARRAY)
+		for (size_t e = 0; e < r->elements; e++)
+			reconcile_mark(s, n, r->element[e]);
+	else if (r->type == REDIS_REPLY_ERROR)
+		log_warnx("redis: cannot read %s to avoid duplicates (%s); resending %zu alerts",
+		    s->alert_stream, r->str, alerts);
+	freeReplyObject(r);
+	removed = queue_remove_done(s, n);
+	if (removed > 0)
+		log_info("redis: %zu of %zu interrupted alerts had already arrived; not resending them",
+		    removed, alerts);
+	s->uncertain = 0;
+	return 0;
+}
+
+/* Drops happen on the packet thread, which must not log; say it here. */
+static void
+writer_report_drops(struct sink_redis *s)
+{
+	uint64_t dropped;
+	size_t cap;
+
+	lock(s);
+	dropped = s->st.dropped;
+	cap = s->queue_cap;
+	unlock(s);
+	if (dropped > s->drops_reported && writer_may_log(&s->drops_logged_ms)) {
+		log_warnx("redis: queue full (%zu messages): %llu alerts dropped so far",
+		    cap, (unsigned long long)dropped);
+		s->drops_reported = dropped;
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct sink_redis *s = arg;
+	sigset_t all;
+	size_t n;
+
+	/*
+	 * Signals belong to the main thread (its flags); SIGPIPE from a
+	 * write to a closed socket must become EPIPE, not kill the sensor.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+	while (!writer_should_exit(s)) {
+		writer_report_drops(s);
+		if (s->ctx == NULL) {
+			if (writer_connect(s) != 0) {
+				writer_backoff(s);
+				continue;
+			}
+		}
+		if (s->uncertain > 0 && writer_reconcile(s) != 0)
+			continue;
+		if ((n = writer_take(s)) > 0)
+			writer_deliver(s, n);
+	}
+	if (s->ctx != NULL)
+		writer_free_ctx(s, s->ctx);
+	s->ctx = NULL;
+	lock(s);
+	s->exited = 1;
+	pthread_cond_broadcast(&s->exited_cv);
+	unlock(s);
+	return NULL;
+}
+
+/* ---- public interface ------------------------------------------------- */
+
+static void
+sink_free(struct sink_redis *s)
+{
+	struct sink_msg *m, *next;
+
+	for (m = s->head; m != NULL; m = next) {
+		next = m->next;
+		free(m);
+	}
+	free(s->alert_channel);
+	free(s->alert_stream);
+	free(s->stats_channel);
+	free(s);
+}
+
+static char *
+dup_or(const char *v, const char *dflt)
+{
+	return strdup(v != NULL && *v != '\0' ? v : dflt);
+}
+
+struct sink_redis *
+sink_redis_open(const struct sink_redis_config *cfg, char *err, size_t errlen)
+{
+	struct sink_redis *s;
+	pthread_condattr_t ca;
+	int rc;
+
+	s = calloc(1, sizeof *s);
+	if (s == NULL) {
+		snprintf(err, errlen, "redis: out of memory");
+		return NULL;
+	}
+	if (redis_url_parse(cfg->url, &s->url, err, errlen) != 0) {
+		free(s);
+		return NULL;
+	}
+	if (s->url.path[0] != '\0')
+		snprintf(s->where, sizeof s->where, "unix:%s", s->url.path);
+	else
+		snprintf(s->where, sizeof s->where, strchr(s->url.host, ':') ? "[%s]:%d" : "%s:%d",
+		    s->url.host, s->url.port);
+	s->alert_channel = dup_or(cfg->alert_channel, "outflow:alerts");
+	s->alert_stream = dup_or(cfg->alert_stream, "outflow:alerts:stream");
+	s->stats_channel = dup_or(cfg->stats_channel, "outflow:stats");
+	snprintf(s->maxlen, sizeof s->maxlen, "%zu", cfg->stream_maxlen ? cfg->stream_maxlen : 100000);
+	s->queue_cap = cfg->queue_cap ? cfg->queue_cap : 65536;
+	s->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 2000;
+	s->backoff_ms = SINK_REDIS_BACKOFF_MIN_MS;
+	if (s->alert_channel == NULL || s->alert_stream == NULL || s->stats_channel == NULL) {
+		snprintf(err, errlen, "redis: out of memory");
+		sink_free(s);
+		return NULL;
+	}
+	/* Timed waits use the monotonic clock, like every deadline here. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_cond_init(&s->exited_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->fd = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	if ((rc = pthread_create(&s->thread, NULL, writer_main, s)) != 0) {
+		snprintf(err, errlen, "redis: cannot start the writer thread: %s", strerror(rc));
+		pthread_cond_destroy(&s->cv);
+		pthread_cond_destroy(&s->exited_cv);
+		pthread_mutex_destroy(&s->mu);
+		sink_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int
+sink_redis_push(struct sink_redis *s, enum sink_redis_kind kind, const char *id,
+    const char *json, size_t len)
+{
+	size_t id_len = id != NULL ? strlen(id) : 0;
+	struct sink_msg *m;
+	char *p;
+
+	/* Allocated before the lock so the writer never waits on malloc. */
+	m = malloc(sizeof *m + id_len + 1 + len + 1);
+	if (m != NULL) {
+		p = m->data;
+		memcpy(p, id_len ? id : "", id_len + 1);
+		memcpy(p + id_len + 1, json, len);
+		p[id_len + 1 + len] = '\0';
+		m->next = NULL;
+		m->kind = kind;
+		m->id = p;
+		m->id_len = id_len;
+		m->json = p + id_len + 1;
+		m->json_len = len;
+	}
+	lock(s);
+	if (m == NULL || s->st.depth >= s->queue_cap) {
+		s->st.dropped++;
+		unlock(s);
+		free(m);
+		return -1;
+	}
+	if (s->tail != NULL)
+		s->tail->next = m;
+	else
+		s->head = m;
+	s->tail = m;
+	s->st.depth++;
+	s->st.queued++;
+	pthread_cond_signal(&s->cv);
+	unlock(s);
+	return 0;
+}
+
+void
+sink_redis_get_stats(struct sink_redis *s, struct sink_redis_stats *out)
+{
+	lock(s);
+	*out = s->st;
+	unlock(s);
+}
+
+size_t
+sink_redis_close(struct sink_redis *s, int drain_ms)
+{
+	size_t left;
+	uint64_t dropped;
+
+	if (s == NULL)
+		return 0;
+	lock(s);
+	s->stopping = 1;
+	s->deadline_ms = now_ms() + (drain_ms > 0 ? drain_ms : 0);
+	pthread_cond_broadcast(&s->cv);
+	while (!s->exited && now_ms() < s->deadline_ms) {
+		struct timespec ts = ms_to_abs(s->deadline_ms);
+
+		pthread_cond_timedwait(&s->exited_cv, &s->mu, &ts);
+	}
+	/* Past the deadline and still blocked in a read: cut it short. */
+	if (!s->exited && s->fd >= 0)
+		shutdown(s->fd, SHUT_RDWR);
+	unlock(s);
+	OF_ASSERT(pthread_join(s->thread, NULL) == 0);
+	left = s->st.depth;
+	dropped = s->st.dropped;
+	if (left > 0 || dropped > 0)
+		log_warnx("redis: closing with %zu messages undelivered, %llu dropped",
+		    left, (unsigned long long)dropped);
+	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->exited_cv);
+	pthread_mutex_destroy(&s->mu);
+	sink_free(s);
+	return left;
+}

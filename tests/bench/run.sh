@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The benchmark (make bench; not a test): outflow against the floor (a bare
+# libpcap read loop, build/tools/pcapread) and the reference (nDPI's own
+# ndpiReader, one thread), on two synthetic captures made by pcapgen:
+#   mixed  ~1.5 M packets of realistic interleaved traffic (TLS, DNS, HTTP,
+#          QUIC-like, ICMP, a few bulk uploads): packets/s on a tap-like mix
+#   flows  1 M concurrent TLS flows: peak memory per flow
+# Each tool runs BENCH_RUNS times (default 3) per capture; the table shows
+# the median wall time and peak RSS (wait4's ru_maxrss, as /usr/bin/time %M).
+#
+#   BENCH_RUNS=N          runs per tool and capture (median reported)
+#   BENCH_QUICK=1         small captures (200 k packets, 100 k flows)
+#   OUTFLOW_BENCH_ARGS    extra arguments for build/outflow -r FILE -q
+#   BUILD=dir             build directory (default build)
+#
+# Captures are generated into $BUILD/bench/ only when missing or when
+# tools/pcapgen.c or the generator arguments changed. Needs no root; every
+# process it starts has exited when it returns.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+OUT=$BUILD/bench
+RUNS=${BENCH_RUNS:-3}
+QUICK=${BENCH_QUICK:-0}
+CC=${CC:-cc}
+OUTFLOW=$BUILD/outflow
+PCAPGEN=$BUILD/tools/pcapgen
+PCAPREAD=$BUILD/tools/pcapread
+NDPIREADER=$(command -v ndpiReader || true)
+read -r -a OUTFLOW_ARGS <<<"${OUTFLOW_BENCH_ARGS:-}"
+
+die() { echo "bench: $*" >&2; exit 1; }
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer"
+for t in "$PCAPGEN" "$PCAPREAD"; do
+	[ -x "$t" ] || die "$t missing: run make tools (or make bench)"
+done
+mkdir -p "$OUT/logs"
+
+# The measuring helper: rebuilt when its source changes.
+MEASURE=$OUT/runmeasure
+if [ ! -x "$MEASURE" ] || [ tests/bench/runmeasure.c -nt "$MEASURE" ]; then
+	$CC -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$MEASURE" tests/bench/runmeasure.c
+fi
+
+# gen NAME MODE ARGS...: regenerate $OUT/NAME.pcap only if its recipe changed.
+# The recipe is the generator's source hash plus the arguments: pcapgen is
+# deterministic, so the same recipe means the same bytes.
+gen() {
+	local name=$1 mode=$2; shift 2
+	local file=$OUT/$name.pcap stamp=$OUT/$name.recipe recipe
+	recipe="$(sha256sum tools/pcapgen.c | cut -d' ' -f1) $mode $*"
+	if [ -f "$file" ] && [ -f "$stamp" ] && [ "$(head -n1 "$stamp")" = "$recipe" ]; then
+		return
+	fi
+	rm -f "$file" "$stamp"
+	echo "bench: generating $file ($mode $*)" >&2
+	local t0=$SECONDS
+	"$PCAPGEN" "$mode" -o "$file.tmp" "$@" 2>"$OUT/logs/gen-$name.log" ||
+		{ cat "$OUT/logs/gen-$name.log" >&2; die "pcapgen failed"; }
+	mv "$file.tmp" "$file"
+	{ echo "$recipe"; cat "$OUT/logs/gen-$name.log"; } >"$stamp"
+	echo "bench:   $(cat "$OUT/logs/gen-$name.log") in $((SECONDS - t0)) s" >&2
+}
+
+if [ "$QUICK" = 1 ]; then
+	MIXED=mixed-quick FLOWS=flows-quick
+	gen "$MIXED" mixed -p 200000
+	gen "$FLOWS" flows -n 100000
+else
+	MIXED=mixed FLOWS=flows
+	gen "$MIXED" mixed -p 1500000
+	gen "$FLOWS" flows -n 1000000
+fi
+
+# Command line of TOOL on FILE; empty when the tool is not available.
+cmd_for() {
+	local tool=$1 file=$2
+	case $tool in
+	pcapread)   echo "$PCAPREAD $file" ;;
+	# -q: no per-flow or summary output; pcap files always use one thread.
+	ndpiReader) [ -n "$NDPIREADER" ] && echo "$NDPIREADER -i $file -q" ;;
+	outflow)    [ -x "$OUTFLOW" ] && echo "$OUTFLOW -r $file -q ${OUTFLOW_ARGS[*]}" ;;
+	esac
+	return 0
+}
+
+TOOLS=(pcapread ndpiReader outflow)
+RESULTS=$OUT/results.txt
+: >"$RESULTS"
+
+# Interleave the tools within each round so drift (thermal, other load)
+# spreads over all of them rather than landing on one.
+for cap in "$MIXED" "$FLOWS"; do
+	file=$OUT/$cap.pcap
+	cat "$file" >/dev/null          # page cache warm: we time processing, not the disk
+	for ((run = 1; run <= RUNS; run++)); do
+		for tool in "${TOOLS[@]}"; do
+			cmd=$(cmd_for "$tool" "$file")
+			[ -n "$cmd" ] || continue
+			log=$OUT/logs/$tool-$cap-$run.log res=$OUT/logs/$tool-$cap-$run.res
+			# shellcheck disable=SC2086 # the command line is split on purpose
+			if ! "$MEASURE" "$res" $cmd >"$log" 2>&1; then
+				echo "bench: $tool on $cap failed (run $run), see $log" >&2
+				continue
+			fi
+			echo "$tool $cap $(cat "$res")" >>"$RESULTS"
+		done
+	done
+done
+
+# Packets and wire bytes of each capture, from pcapread's own count.
+meta() {
+	local cap=$1
+	awk '{ print $2, $4 }' "$OUT/logs/pcapread-$cap-1.log"
+}
+flows_of() {
+	sed -n 's/.* \([0-9]*\) flows$/\1/p' "$OUT/$1.recipe"
+}
+
+printf '\nOutflow benchmark: %s runs per tool, median shown. Captures in %s/:\n' "$RUNS" "$OUT"
+for cap in "$MIXED" "$FLOWS"; do
+	printf '  %-17s %s (%s)\n' "$cap.pcap" "$(sed -n 2p "$OUT/$cap.recipe" | sed 's/^pcapgen: [^:]*: //')" \
+		"$(du -h "$OUT/$cap.pcap" | cut -f1)"
+done
+printf '\n%-10s %-12s %9s %9s %10s %8s %8s %9s %8s %8s %9s\n' \
+	tool capture packets 'median s' 'pkts/s' 'Gbit/s' 'ns/pkt' 'RSS MB' 't/ndpi' 't/pcapr' 'KB/flow'
+for cap in "$MIXED" "$FLOWS"; do
+	read -r packets bytes < <(meta "$cap")
+	nflows=$(flows_of "$cap")
+	perflow=0
+	[ "$cap" = "$FLOWS" ] && perflow=$nflows
+	for tool in "${TOOLS[@]}"; do
+		if ! grep -q "^$tool $cap " "$RESULTS"; then
+			why="not run"
+			compgen -G "$OUT/logs/$tool-$cap-*.log" >/dev/null && why="failed, see $OUT/logs/$tool-$cap-*.log"
+			[ "$tool" = outflow ] && [ ! -x "$OUTFLOW" ] && why="n/a ($OUTFLOW missing)"
+			[ "$tool" = ndpiReader ] && [ -z "$NDPIREADER" ] && why="n/a (ndpiReader missing: apt install libndpi-bin)"
+			printf '%-10s %-12s %s\n' "$tool" "$cap" "$why"
+			continue
+		fi
+		awk -v tool="$tool" -v cap="$cap" -v packets="$packets" -v bytes="$bytes" \
+		    -v perflow="$perflow" -f - "$RESULTS" <<'AWK'
+function median(a, n,   i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+$2 == cap { k = $1; nt[k]++; T[k, nt[k]] = $3; R[k, nt[k]] = $4 }
+END {
+	for (k in nt) {
+		n = nt[k]
+		for (i = 1; i <= n; i++) { t[i] = T[k, i]; r[i] = R[k, i] }
+		mt[k] = median(t, n); mr[k] = median(r, n)
+		delete t; delete r
+	}
+	s = mt[tool]
+	printf "%-10s %-12s %9d %9.3f %10.0f %8.2f %8.1f %9.1f", tool, cap, packets, s,
+	    packets / s, bytes * 8 / s / 1e9, s * 1e9 / packets, mr[tool] / 1024
+	printf " %8s", ("ndpiReader" in mt) ? sprintf("%.2f", s / mt["ndpiReader"]) : "-"
+	printf " %8s", ("pcapread" in mt) ? sprintf("%.2f", s / mt["pcapread"]) : "-"
+	printf " %9s\n", (perflow > 0 ? sprintf("%.3f", mr[tool] / perflow) : "-")
+}
+AWK
+	done
+done
+cat <<EOF
+
+t/ndpi, t/pcapr: median wall time relative to ndpiReader / pcapread (below 1 = faster).
+KB/flow: peak RSS divided by the number of concurrent flows in the capture.
+Wall time includes start-up (ndpiReader loads its protocol tables: ~30 ms).
+Raw results: $RESULTS; per-run output: $OUT/logs/.
+EOF

@@ -1,0 +1,447 @@
+/*
+ * test_host - per-host and per-destination counters over sliding windows.
+ *
+ * Packets go through the flow table and host_account() as the sensor sends
+ * them (pktbuild.h's pb_send), with home net 10.0.0.0/8 and fd00::/8. Times
+ * are offsets from PB_T0, which is hour-aligned, so "minute k" below is
+ * PB_T0 + k * PB_MIN. A window of W covers the current partial bucket and
+ * the W-1 before it.
+ */
+#include "t.h"
+#include "host.h"
+#include "pktbuild.h"
+
+#define HOST "10.0.0.5"
+#define EXT "198.51.100.7"
+
+/* The internal host sends bytes to an external peer over UDP (it initiates). */
+static struct flow *
+up(struct pb_net *n, const char *dst, uint32_t bytes, uint64_t ts)
+{
+	struct pkt p = pb_udp(HOST, 40000, dst, 5000, bytes, ts);
+
+	return pb_send(n, &p);
+}
+
+static struct host *
+hostof(struct pb_net *n, const char *a)
+{
+	struct ip_addr ip = pb_ip(a);
+
+	return host_lookup(n->hosts, &ip);
+}
+
+static uint64_t
+out(struct pb_net *n, uint32_t window_s, uint64_t now)
+{
+	struct host *h = hostof(n, HOST);
+
+	return h ? host_window(h, HC_OUT, window_s, now) : 0;
+}
+
+static void
+test_host_one_minute_window_counts_only_the_current_minute(void)
+{
+	struct pb_net n;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	up(&n, EXT, 100, PB_T0);
+	up(&n, EXT, 200, PB_T0 + PB_MIN - 1);	/* last microsecond of minute 0 */
+	CHECK_EQ_U(out(&n, 60, PB_T0 + PB_MIN - 1), 300);
+	up(&n, EXT, 400, PB_T0 + PB_MIN);	/* first microsecond of minute 1 */
+	CHECK_EQ_U(out(&n, 60, PB_T0 + PB_MIN), 400);
+	CHECK_EQ_U(out(&n, 120, PB_T0 + PB_MIN), 700);
+	CHECK_EQ_U(out(&n, 3600, PB_T0 + PB_MIN), 700);
+	/* An idle host: the minute it sent in has left the 1-min window. */
+	CHECK_EQ_U(out(&n, 60, PB_T0 + 2 * PB_MIN), 0);
+	CHECK_EQ_U(out(&n, 120, PB_T0 + 2 * PB_MIN), 400);
+	struct host *h = hostof(&n, HOST);
+	CHECK_EQ_U(h->total[HC_OUT], 700);
+	CHECK_EQ_U(h->total[HC_OUT_FLOWS], 1);
+	CHECK_EQ_U(h->out_ip_bytes, 700 + 3 * 28);
+	CHECK_EQ_U(host_window_start(60, PB_T0 + PB_MIN + 5), PB_T0 + PB_MIN);
+	pb_net_free(&n);
+}
+
+static void
+test_host_window_excludes_buckets_older_than_window(void)
+{
+	struct pb_net n;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	/* 1 << k bytes in minute k, k = 0..10: each minute is identifiable. */
+	for (uint32_t k = 0; k <= 10; k++)
+		up(&n, EXT, 1u << k, PB_T0 + k * PB_MIN + 30 * PB_SEC);
+	uint64_t now = PB_T0 + 10 * PB_MIN + 45 * PB_SEC;
+	CHECK_EQ_U(out(&n, 600, now), 0x7fe);		/* minutes 1..10: the 11th back is out */
+	CHECK_EQ_U(out(&n, 660, now), 0x7ff);
+	CHECK_EQ_U(out(&n, 300, now), 0x7c0);		/* minutes 6..10 */
+	CHECK_EQ_U(host_window_start(600, now), PB_T0 + PB_MIN);
+	/* At the exact start of minute 11, minute 1 drops out too. */
+	CHECK_EQ_U(out(&n, 600, PB_T0 + 11 * PB_MIN), 0x7fc);
+	CHECK_EQ_U(out(&n, 600, PB_T0 + 11 * PB_MIN - 1), 0x7fe);
+	pb_net_free(&n);
+}
+
+static void
+test_host_long_windows_use_hour_buckets(void)
+{
+	struct pb_net n;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	up(&n, EXT, 1, PB_T0 + 10 * PB_MIN);			/* hour 0 */
+	up(&n, EXT, 10, PB_T0 + PB_HOUR + 5 * PB_MIN);		/* hour 1 */
+	up(&n, EXT, 100, PB_T0 + 2 * PB_HOUR + 30 * PB_MIN);	/* hour 2 */
+	uint64_t now = PB_T0 + 2 * PB_HOUR + 30 * PB_MIN;
+	CHECK_EQ_U(out(&n, 3600, now), 100);		/* minutes 1:31 .. 2:30 */
+	CHECK_EQ_U(out(&n, 7200, now), 110);		/* hours 1 and 2 */
+	CHECK_EQ_U(out(&n, 3 * 3600, now), 111);
+	CHECK_EQ_U(out(&n, 86400, now), 111);
+	CHECK_EQ_U(host_window_start(7200, now), PB_T0 + PB_HOUR);
+	CHECK_EQ_U(host_window_start(86400, now), PB_T0 + 3 * PB_HOUR - 24 * PB_HOUR);
+	/* 23 hours later hour 0 is the 24th back: still in; one more hour, out. */
+	up(&n, EXT, 1000, PB_T0 + 23 * PB_HOUR);
+	CHECK_EQ_U(out(&n, 86400, PB_T0 + 23 * PB_HOUR), 1111);
+	up(&n, EXT, 10000, PB_T0 + 24 * PB_HOUR);
+	CHECK_EQ_U(out(&n, 86400, PB_T0 + 24 * PB_HOUR), 11110);
+	pb_net_free(&n);
+}
+
+static void
+test_host_minute_ring_recycles_after_wrap(void)
+{
+	struct pb_net n;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	up(&n, EXT, 5, PB_T0);				/* minute 0 */
+	up(&n, EXT, 7, PB_T0 + 59 * PB_MIN);		/* minute 59 */
+	CHECK_EQ_U(out(&n, 3600, PB_T0 + 59 * PB_MIN), 12);
+	up(&n, EXT, 11, PB_T0 + 60 * PB_MIN);		/* minute 60 reuses bucket 0 */
+	CHECK_EQ_U(out(&n, 3600, PB_T0 + 60 * PB_MIN), 18);
+	CHECK_EQ_U(out(&n, 60, PB_T0 + 60 * PB_MIN), 11);
+	/* A gap of more than an hour: every minute bucket is stale. */
+	up(&n, EXT, 13, PB_T0 + 150 * PB_MIN);
+	CHECK_EQ_U(out(&n, 3600, PB_T0 + 150 * PB_MIN), 13);
+	for (uint32_t w = 60; w <= 3600; w += 60)
+		CHECK_EQ_U(out(&n, w, PB_T0 + 150 * PB_MIN), 13);
+	/* ... while the hour buckets still hold hours 1 and 2. */
+	CHECK_EQ_U(out(&n, 7200, PB_T0 + 150 * PB_MIN), 5 + 7 + 11 + 13 - 5 - 7);
+	/* A gap of more than a day: the hour ring is zeroed too. */
+	up(&n, EXT, 17, PB_T0 + 30 * PB_HOUR);
+	CHECK_EQ_U(out(&n, 86400, PB_T0 + 30 * PB_HOUR), 17);
+	pb_net_free(&n);
+}
+
+static void
+test_host_served_traffic_is_not_counted_as_out(void)
+{
+	struct pb_net n;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	/* The internet opens a connection to an internal web server. */
+	struct pkt syn = pb_tcp("203.0.113.50", 51000, "10.0.0.80", 443, PB_SYN, 0, PB_T0);
+	struct pkt req = pb_tcp("203.0.113.50", 51000, "10.0.0.80", 443, PB_ACK, 300, PB_T0 + 1);
+	struct pkt rsp = pb_tcp("10.0.0.80", 443, "203.0.113.50", 51000, PB_ACK, 50000, PB_T0 + 2);
+	pb_send(&n, &syn);
+	pb_send(&n, &req);
+	struct flow *f = pb_send(&n, &rsp);
+	CHECK(!f->init_internal && f->resp_internal);
+	struct host *h = hostof(&n, "10.0.0.80");
+	CHECK(h != NULL);
+	if (h == NULL)
+		return;
+	CHECK_EQ_U(host_window(h, HC_SRV_OUT, 600, PB_T0), 50000);
+	CHECK_EQ_U(host_window(h, HC_SRV_IN, 600, PB_T0), 300);
+	CHECK_EQ_U(host_window(h, HC_OUT, 600, PB_T0), 0);
+	CHECK_EQ_U(host_window(h, HC_IN, 600, PB_T0), 0);
+	CHECK_EQ_U(host_window(h, HC_OUT_FLOWS, 600, PB_T0), 0);
+	CHECK(host_dest_first(n.hosts, h) == NULL);	/* no destination: it did not initiate */
+	CHECK(hostof(&n, "203.0.113.50") == NULL);	/* external ends get no entry */
+	CHECK_EQ_U(host_peers(h, PB_T0), 0);
+	pb_net_free(&n);
+}
+
+static void
+test_host_internal_to_internal_goes_to_int_counters(void)
+{
+	struct pb_net n;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	struct pkt a = pb_tcp("10.0.0.5", 50000, "10.0.0.9", 445, PB_SYN, 0, PB_T0);
+	struct pkt b = pb_tcp("10.0.0.5", 50000, "10.0.0.9", 445, PB_ACK, 7000, PB_T0 + 1);
+	struct pkt c = pb_tcp("10.0.0.9", 445, "10.0.0.5", 50000, PB_ACK, 900, PB_T0 + 2);
+	pb_send(&n, &a);
+	pb_send(&n, &b);
+	pb_send(&n, &c);
+	struct host *h5 = hostof(&n, "10.0.0.5"), *h9 = hostof(&n, "10.0.0.9");
+	CHECK(h5 != NULL && h9 != NULL);
+	if (h5 == NULL || h9 == NULL)
+		return;
+	CHECK_EQ_U(host_window(h5, HC_INT_OUT, 60, PB_T0), 7000);
+	CHECK_EQ_U(host_window(h5, HC_INT_IN, 60, PB_T0), 900);
+	CHECK_EQ_U(host_window(h9, HC_INT_OUT, 60, PB_T0), 900);
+	CHECK_EQ_U(host_window(h9, HC_INT_IN, 60, PB_T0), 7000);
+	for (int c2 = HC_OUT; c2 <= HC_SRV_IN; c2++) {
+		CHECK_EQ_U(host_window(h5, (enum host_ctr)c2, 60, PB_T0), 0);
+		CHECK_EQ_U(host_window(h9, (enum host_ctr)c2, 60, PB_T0), 0);
+	}
+	CHECK_EQ_U(h5->total[HC_OUT_FLOWS], 0);
+	/* The initiator has a destination for its internal peer; the responder none. */
+	struct dest *d = host_dest_first(n.hosts, h5);
+	CHECK(d != NULL && d->peer_internal == 1 && host_dest_next(n.hosts, d) == NULL);
+	if (d != NULL)
+		CHECK_EQ_U(dest_window(d, DC_OUT, 60, PB_T0), 7000);
+	CHECK(host_dest_first(n.hosts, h9) == NULL);
+	CHECK_EQ_U(host_peers(h5, PB_T0), 0);	/* internal peers are not external peers */
+	pb_net_free(&n);
+}
+
+static void
+test_host_destination_per_peer_with_latest_flow_port_and_proto(void)
+{
+	struct pb_net n;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	struct pkt t1 = pb_tcp(HOST, 50000, EXT, 443, PB_SYN, 0, PB_T0);
+	struct pkt t2 = pb_tcp(HOST, 50000, EXT, 443, PB_ACK, 1000, PB_T0 + 1);
+	struct pkt t3 = pb_tcp(EXT, 443, HOST, 50000, PB_ACK, 4000, PB_T0 + 2);
+	pb_send(&n, &t1);
+	pb_send(&n, &t2);
+	pb_send(&n, &t3);
+	struct host *h = hostof(&n, HOST);
+	struct dest *d = host_dest_first(n.hosts, h);
+	CHECK(d != NULL);
+	if (d == NULL)
+		return;
+	CHECK_EQ_U(d->port, 443);
+	CHECK_EQ_U(d->l4proto, IPPROTO_TCP);
+	CHECK_EQ_U(d->flows, 1);
+	/* A second flow to the same peer (DNS over UDP) updates port and proto. */
+	struct pkt u = pb_udp(HOST, 40001, EXT, 53, 60, PB_T0 + PB_MIN);
+	pb_send(&n, &u);
+	CHECK(host_dest_first(n.hosts, h) == d && host_dest_next(n.hosts, d) == NULL);
+	CHECK_EQ_U(d->flows, 2);
+	CHECK_EQ_U(d->port, 53);
+	CHECK_EQ_U(d->l4proto, IPPROTO_UDP);
+	CHECK_EQ_U(dest_window(d, DC_OUT, 600, PB_T0 + PB_MIN), 1060);
+	CHECK_EQ_U(dest_window(d, DC_IN, 600, PB_T0 + PB_MIN), 4000);
+	CHECK_EQ_U(dest_window(d, DC_OUT, 60, PB_T0 + PB_MIN), 60);
+	CHECK(addr_eq(&d->key.peer, &t1.dst) && addr_eq(&d->key.host, &t1.src));
+	/* Another peer: a second destination, first in the host's list. */
+	up(&n, "192.0.2.200", 5, PB_T0 + PB_MIN);
+	struct dest *d2 = host_dest_first(n.hosts, h);
+	CHECK(d2 != d && host_dest_next(n.hosts, d2) == d);
+	CHECK_EQ_U(h->total[HC_OUT_FLOWS], 3);
+	CHECK_EQ_U(host_window(h, HC_OUT, 600, PB_T0 + PB_MIN), 1065);
+	CHECK_EQ_U(host_window(h, HC_IN, 600, PB_T0 + PB_MIN), 4000);
+	struct host_stats st;
+	host_get_stats(n.hosts, &st);
+	CHECK_EQ_U(st.hosts, 1);
+	CHECK_EQ_U(st.dests, 2);
+	pb_net_free(&n);
+}
+
+static void
+test_host_changed_returns_only_hosts_touched_since(void)
+{
+	struct pb_net n;
+	char a[32];
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	for (int i = 1; i <= 5; i++) {
+		snprintf(a, sizeof a, "10.0.0.%d", i);
+		struct pkt p = pb_udp(a, 40000, EXT, 5000, 10, PB_T0 + (uint64_t)i * PB_SEC);
+		pb_send(&n, &p);
+	}
+	/* Host .2 is seen again last. */
+	struct pkt p = pb_udp("10.0.0.2", 40000, EXT, 5000, 10, PB_T0 + 6 * PB_SEC);
+	pb_send(&n, &p);
+	const char *want[] = { "10.0.0.2", "10.0.0.5", "10.0.0.4" };
+	size_t i = 0;
+	for (struct host *h = host_changed_first(n.hosts, PB_T0 + 4 * PB_SEC); h;
+	    h = host_changed_next(n.hosts, h, PB_T0 + 4 * PB_SEC), i++) {
+		struct ip_addr w = pb_ip(i < 3 ? want[i] : "0.0.0.0");
+		CHECK(i < 3 && addr_eq(&h->addr, &w));
+	}
+	CHECK_EQ_U(i, 3);
+	CHECK(host_changed_first(n.hosts, PB_T0 + 7 * PB_SEC) == NULL);
+	i = 0;
+	for (struct host *h = host_changed_first(n.hosts, 0); h; h = host_changed_next(n.hosts, h, 0))
+		i++;
+	CHECK_EQ_U(i, 5);
+	pb_net_free(&n);
+}
+
+static void
+test_host_evicts_stalest_host_with_its_destinations_when_full(void)
+{
+	struct pb_net n;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 2, 64), 0);
+	struct pkt a1 = pb_udp("10.0.0.1", 40000, "192.0.2.1", 5000, 10, PB_T0);
+	struct pkt a2 = pb_udp("10.0.0.1", 40000, "192.0.2.2", 5000, 10, PB_T0);
+	struct pkt b = pb_udp("10.0.0.2", 40000, "192.0.2.1", 5000, 20, PB_T0 + 1);
+	struct pkt c = pb_udp("10.0.0.3", 40000, "192.0.2.1", 5000, 30, PB_T0 + 2);
+	pb_send(&n, &a1);
+	pb_send(&n, &a2);
+	pb_send(&n, &b);
+	struct host_stats st;
+	host_get_stats(n.hosts, &st);
+	CHECK_EQ_U(st.hosts, 2);
+	CHECK_EQ_U(st.dests, 3);
+	pb_send(&n, &c);
+	host_get_stats(n.hosts, &st);
+	CHECK_EQ_U(st.hosts, 2);
+	CHECK_EQ_U(st.hosts_evicted, 1);
+	CHECK_EQ_U(st.dests, 2);	/* 10.0.0.1's two destinations went with it */
+	CHECK(hostof(&n, "10.0.0.1") == NULL);
+	CHECK(hostof(&n, "10.0.0.2") != NULL && hostof(&n, "10.0.0.3") != NULL);
+	/* The evicted host's flow comes back: a fresh entry, counting from zero. */
+	a1.ts_us = PB_T0 + 3;
+	pb_send(&n, &a1);
+	struct host *h1 = hostof(&n, "10.0.0.1");
+	CHECK(h1 != NULL);
+	if (h1 != NULL)
+		CHECK_EQ_U(host_window(h1, HC_OUT, 60, PB_T0 + 3), 10);
+	CHECK(hostof(&n, "10.0.0.2") == NULL);
+	host_get_stats(n.hosts, &st);
+	CHECK_EQ_U(st.hosts_evicted, 2);
+	CHECK_EQ_U(st.max_hosts, 2);
+	CHECK(st.bytes > 0);
+	pb_net_free(&n);
+}
+
+static void
+test_host_evicts_stalest_destination_not_oldest_created(void)
+{
+	struct pb_net n;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 2), 0);
+	up(&n, "192.0.2.1", 100, PB_T0);
+	up(&n, "192.0.2.2", 100, PB_T0 + PB_SEC);
+	up(&n, "192.0.2.1", 100, PB_T0 + 2 * PB_SEC);	/* .1 is the active one */
+	up(&n, "192.0.2.3", 100, PB_T0 + 3 * PB_SEC);	/* table full: evict .2 */
+	struct host *h = hostof(&n, HOST);
+	struct host_stats st;
+	host_get_stats(n.hosts, &st);
+	CHECK_EQ_U(st.dests_evicted, 1);
+	int have1 = 0, have2 = 0;
+	struct ip_addr p1 = pb_ip("192.0.2.1"), p2 = pb_ip("192.0.2.2");
+	for (struct dest *d = host_dest_first(n.hosts, h); d; d = host_dest_next(n.hosts, d)) {
+		if (addr_eq(&d->key.peer, &p1)) {
+			have1 = 1;
+			CHECK_EQ_U(dest_window(d, DC_OUT, 600, PB_T0 + 3 * PB_SEC), 200);
+		}
+		have2 |= addr_eq(&d->key.peer, &p2);
+	}
+	CHECK(have1);
+	CHECK(!have2);
+	pb_net_free(&n);
+}
+
+static void
+test_host_flow_classified_after_eviction_does_not_hide_changed_hosts(void)
+{
+	struct pb_net n;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 2, 64), 0);
+	struct pkt a = pb_udp("10.0.0.1", 40000, "192.0.2.1", 5000, 10, PB_T0);
+	struct pkt b = pb_udp("10.0.0.2", 40000, "192.0.2.1", 5000, 10, PB_T0 + PB_SEC);
+	struct pkt c = pb_udp("10.0.0.3", 40000, "192.0.2.1", 5000, 10, PB_T0 + 2 * PB_SEC);
+	struct flow *fa = pb_send(&n, &a);
+	pb_send(&n, &b);
+	pb_send(&n, &c);	/* evicts 10.0.0.1 */
+	CHECK(hostof(&n, "10.0.0.1") == NULL);
+	/* 10.0.0.1's flow ends later and its application is credited, as the
+	 * sensor's flow-end callback does: no host must come back from the dead
+	 * (evicting a live one), and the changed-host walk must still see .2, .3. */
+	fa->app_proto = 7;
+	host_flow_classified(n.hosts, fa);
+	CHECK(hostof(&n, "10.0.0.2") != NULL);
+	size_t i = 0;
+	for (struct host *h = host_changed_first(n.hosts, PB_T0); h; h = host_changed_next(n.hosts, h, PB_T0))
+		i++;
+	CHECK_EQ_U(i, 2);
+	struct host_stats st;
+	host_get_stats(n.hosts, &st);
+	CHECK_EQ_U(st.hosts_evicted, 1);
+	/* On a flow's first packet (not yet counted) classification may create
+	 * the entry: host_account follows at once. */
+	struct pkt d = pb_udp("10.0.0.4", 40000, "192.0.2.9", 53, 10, PB_T0 + 3 * PB_SEC);
+	int dir;
+	struct flow *fd = flow_table_get(n.flows, &d, &dir);
+	fd->init_internal = 1;
+	flow_account(n.flows, fd, &d, dir);
+	snprintf(fd->server_name, sizeof fd->server_name, "x.example");
+	host_flow_classified(n.hosts, fd);
+	host_account(n.hosts, fd, dir, &d);
+	struct host *h4 = hostof(&n, "10.0.0.4");
+	CHECK(h4 != NULL);
+	if (h4 != NULL) {
+		struct dest *ds = host_dest_first(n.hosts, h4);
+		CHECK(ds != NULL && strcmp(ds->server_name, "x.example") == 0);
+		CHECK(host_changed_first(n.hosts, PB_T0) == h4);
+	}
+	pb_net_free(&n);
+}
+
+static void
+test_host_peers_hyperloglog_is_roughly_right(void)
+{
+	struct pb_net n;
+	char a[32];
+
+	CHECK_EQ_U(pb_net_init(&n, 512, 16, 512), 0);
+	for (int i = 0; i < 100; i++) {
+		snprintf(a, sizeof a, "198.51.%d.%d", i / 50, 1 + i % 50);
+		up(&n, a, 10, PB_T0 + (uint64_t)i * PB_SEC);
+		up(&n, a, 10, PB_T0 + (uint64_t)i * PB_SEC);	/* repeats do not count */
+	}
+	/* Packets without payload (a bare probe) are no evidence of sending. */
+	up(&n, "203.0.113.1", 0, PB_T0 + 200 * PB_SEC);
+	struct host *h = hostof(&n, HOST);
+	uint32_t est = host_peers(h, PB_T0 + 200 * PB_SEC);
+	CHECK(est >= 90 && est <= 110);
+	if (est < 90 || est > 110)
+		fprintf(stderr, "  estimate %u\n", est);
+	/* Next hour: the count starts over. */
+	CHECK_EQ_U(host_peers(h, PB_T0 + PB_HOUR), 0);
+	up(&n, "198.51.100.1", 10, PB_T0 + PB_HOUR);
+	CHECK_EQ_U(host_peers(h, PB_T0 + PB_HOUR), 1);
+	CHECK(h->peers_prev >= 90 && h->peers_prev <= 110);
+	pb_net_free(&n);
+}
+
+static void
+test_host_ipv6_hosts_and_bounded_config(void)
+{
+	struct pb_net n;
+	char err[128] = "";
+	struct host_config bad = { .max_hosts = 0, .max_dests = 10 };
+
+	CHECK(host_tables_new(&bad, err, sizeof err) == NULL);
+	CHECK(err[0] != '\0');
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	struct pkt p = pb_udp("fd00::5", 40000, "2001:db8::1", 5000, 1234, PB_T0);
+	pb_send(&n, &p);
+	struct host *h = hostof(&n, "fd00::5");
+	CHECK(h != NULL);
+	if (h != NULL)
+		CHECK_EQ_U(host_window(h, HC_OUT, 60, PB_T0), 1234);
+	pb_net_free(&n);
+}
+
+T_MAIN("host",
+    T(test_host_one_minute_window_counts_only_the_current_minute),
+    T(test_host_window_excludes_buckets_older_than_window),
+    T(test_host_long_windows_use_hour_buckets),
+    T(test_host_minute_ring_recycles_after_wrap),
+    T(test_host_served_traffic_is_not_counted_as_out),
+    T(test_host_internal_to_internal_goes_to_int_counters),
+    T(test_host_destination_per_peer_with_latest_flow_port_and_proto),
+    T(test_host_changed_returns_only_hosts_touched_since),
+    T(test_host_evicts_stalest_host_with_its_destinations_when_full),
+    T(test_host_evicts_stalest_destination_not_oldest_created),
+    T(test_host_flow_classified_after_eviction_does_not_hide_changed_hosts),
+    T(test_host_peers_hyperloglog_is_roughly_right),
+    T(test_host_ipv6_hosts_and_bounded_config))

@@ -1,0 +1,374 @@
+/*
+ * test_table - the fixed-capacity hash table: linear probing with
+ * backward-shift deletion, and the LRU lists.
+ *
+ * The caller supplies the hash, so these tests choose it: equal low bits
+ * force every key into one probe cluster, and home positions at the end of
+ * the index force clusters to wrap around, which is where backward-shift
+ * deletion is easiest to get wrong. A randomized test checks the table
+ * against a plain array (membership, values and LRU order) over 100k
+ * operations.
+ */
+#include <stdlib.h>
+
+#include "t.h"
+#include "table.h"
+
+struct ent {
+	struct tnode node;
+	uint32_t key;
+	uint32_t val;
+};
+
+static struct table *
+mk(size_t cap, int nlists)
+{
+	char err[128];
+	struct table_config c = {
+		.capacity = cap, .entry_size = sizeof(struct ent),
+		.key_off = offsetof(struct ent, key), .key_len = sizeof(uint32_t),
+		.nlists = nlists, .what = "test",
+	};
+	struct table *t = table_new(&c, err, sizeof err);
+
+	if (t == NULL)
+		fprintf(stderr, "  table_new: %s\n", err);
+	return t;
+}
+
+static struct ent *
+add(struct table *t, uint32_t key, uint32_t hash, int list)
+{
+	struct ent *e = table_add(t, &key, hash, list);
+
+	e->val = key * 7 + 1;
+	return e;
+}
+
+static struct ent *
+find(struct table *t, uint32_t key, uint32_t hash)
+{
+	return table_lookup(t, &key, hash);
+}
+
+/* Every key's hash has the same low 16 bits: one long probe cluster. */
+static uint32_t
+h_collide(uint32_t key)
+{
+	return (key << 16) | 0x1234;
+}
+
+/* Homes in the last positions of a 256-entry index: the cluster wraps to 0. */
+static uint32_t
+h_wrap(uint32_t key)
+{
+	return (key << 8) | (uint32_t)(250 + key % 6);
+}
+
+static void
+test_table_rejects_bad_config(void)
+{
+	char err[128] = "";
+	struct table_config c = {
+		.capacity = 0, .entry_size = sizeof(struct ent),
+		.key_off = offsetof(struct ent, key), .key_len = 4, .nlists = 1, .what = "thing",
+	};
+
+	CHECK(table_new(&c, err, sizeof err) == NULL);
+	CHECK(strstr(err, "thing table") != NULL);
+	c.capacity = 4;
+	c.nlists = TABLE_MAX_LISTS + 1;
+	CHECK(table_new(&c, err, sizeof err) == NULL);
+	c.nlists = 1;
+	c.key_off = sizeof(struct ent);	/* key outside the entry */
+	CHECK(table_new(&c, err, sizeof err) == NULL);
+	c.key_off = offsetof(struct ent, key);
+	c.entry_size = 4;		/* smaller than struct tnode */
+	CHECK(table_new(&c, err, sizeof err) == NULL);
+}
+
+static void
+test_table_add_lookup_del_with_colliding_hashes(void)
+{
+	struct table *t = mk(100, 1);
+	enum { N = 100 };
+
+	for (uint32_t k = 0; k < N; k++)
+		add(t, k, h_collide(k), 0);
+	CHECK(table_full(t));
+	CHECK_EQ_U(table_count(t), N);
+	for (uint32_t k = 0; k < N; k++) {
+		struct ent *e = find(t, k, h_collide(k));
+		CHECK(e != NULL && e->key == k && e->val == k * 7 + 1);
+	}
+	CHECK(find(t, N + 5, h_collide(N + 5)) == NULL);
+	/* Delete every third key from the middle of the cluster, then the rest of
+	 * the odd ones: each remaining key must still be reachable. */
+	for (uint32_t k = 1; k < N; k += 3)
+		table_del(t, find(t, k, h_collide(k)));
+	for (uint32_t k = 0; k < N; k++) {
+		struct ent *e = find(t, k, h_collide(k));
+		if (k % 3 == 1)
+			CHECK(e == NULL);
+		else
+			CHECK(e != NULL && e->key == k);
+	}
+	for (uint32_t k = 0; k < N; k++) {
+		struct ent *e = find(t, k, h_collide(k));
+		if (e != NULL && k % 2 == 1)
+			table_del(t, e);
+	}
+	size_t left = 0;
+	for (uint32_t k = 0; k < N; k++) {
+		struct ent *e = find(t, k, h_collide(k));
+		int want = k % 3 != 1 && k % 2 == 0;
+		CHECK((e != NULL) == want);
+		left += want;
+	}
+	CHECK_EQ_U(table_count(t), left);
+	CHECK(!table_full(t));
+	table_free(t);
+}
+
+static void
+test_table_backward_shift_across_index_wrap(void)
+{
+	struct table *t = mk(100, 1);	/* index of 256 */
+
+	/* Churn: each round fills the wrapped cluster, deletes half, re-adds. */
+	for (int round = 0; round < 50; round++) {
+		for (uint32_t k = 0; k < 100; k++)
+			if (find(t, k, h_wrap(k)) == NULL)
+				add(t, k, h_wrap(k), 0);
+		CHECK(table_full(t));
+		for (uint32_t k = (uint32_t)round % 3; k < 100; k += 2)
+			table_del(t, find(t, k, h_wrap(k)));
+		for (uint32_t k = 0; k < 100; k++) {
+			int gone = k >= (uint32_t)round % 3 && (k - (uint32_t)round % 3) % 2 == 0;
+			struct ent *e = find(t, k, h_wrap(k));
+			CHECK((e == NULL) == gone);
+			if (e != NULL)
+				CHECK_EQ_U(e->val, k * 7 + 1);
+		}
+	}
+	table_free(t);
+}
+
+static void
+test_table_lru_touch_moves_to_tail_head_is_stalest(void)
+{
+	struct table *t = mk(8, 2);
+	struct ent *e[5];
+
+	for (uint32_t k = 0; k < 5; k++)
+		e[k] = add(t, k, k, 0);
+	CHECK(table_head(t, 0) == e[0]);
+	CHECK(table_tail(t, 0) == e[4]);
+	table_touch(t, e[0], -1);	/* 1 2 3 4 0 */
+	table_touch(t, e[2], -1);	/* 1 3 4 0 2 */
+	uint32_t want[] = { 1, 3, 4, 0, 2 };
+	size_t i = 0;
+	for (struct ent *x = table_head(t, 0); x; x = table_next(t, x), i++)
+		CHECK(i < 5 && x->key == want[i]);
+	CHECK_EQ_U(i, 5);
+	/* Backwards too. */
+	i = 5;
+	for (struct ent *x = table_tail(t, 0); x; x = table_prev(t, x))
+		CHECK(i > 0 && x->key == want[--i]);
+	CHECK_EQ_U(i, 0);
+	/* Touching the tail is a no-op; moving to another list appends there. */
+	table_touch(t, e[2], -1);
+	CHECK(table_tail(t, 0) == e[2]);
+	table_touch(t, e[4], 1);
+	CHECK(table_head(t, 1) == e[4] && table_tail(t, 1) == e[4]);
+	CHECK_EQ_U(e[4]->node.list, 1);
+	table_touch(t, e[1], 1);
+	CHECK(table_head(t, 1) == e[4] && table_tail(t, 1) == e[1]);
+	CHECK(table_head(t, 0) == e[3]);
+	/* Deleting the head and the tail keeps both ends right. */
+	table_del(t, e[3]);
+	table_del(t, e[2]);
+	CHECK(table_head(t, 0) == e[0] && table_tail(t, 0) == e[0]);
+	table_del(t, e[0]);
+	CHECK(table_head(t, 0) == NULL && table_tail(t, 0) == NULL);
+	CHECK_EQ_U(table_count(t), 2);
+	table_free(t);
+}
+
+static void
+test_table_full_reuses_freed_slots_and_never_exceeds_capacity(void)
+{
+	struct table *t = mk(16, 1);
+
+	for (uint32_t k = 0; k < 16; k++) {
+		CHECK(!table_full(t));
+		struct ent *e = add(t, k, h_collide(k), 0);
+		CHECK(table_slot(t, e) < 16);
+		CHECK(table_at(t, table_slot(t, e)) == (void *)e);
+	}
+	CHECK(table_full(t));
+	CHECK_EQ_U(table_capacity(t), 16);
+	CHECK(table_bytes(t) >= 16 * sizeof(struct ent));
+	/* Evict-then-add as the owners do, 1000 times. */
+	for (uint32_t k = 16; k < 1016; k++) {
+		CHECK(table_full(t));
+		struct ent *old = table_head(t, 0);
+		CHECK_EQ_U(old->key, k - 16);
+		table_del(t, old);
+		struct ent *e = add(t, k, h_collide(k), 0);
+		CHECK(e->node.used && e->val == k * 7 + 1);
+		CHECK_EQ_U(table_count(t), 16);
+		CHECK(table_slot(t, e) < 16);
+	}
+	/* A new entry starts zeroed (apart from the node and key). */
+	struct ent *e = table_head(t, 0);
+	uint32_t k = e->key;
+	table_del(t, e);
+	e = table_add(t, &k, h_collide(k), 0);
+	CHECK_EQ_U(e->val, 0);
+	table_free(t);
+}
+
+/* ---- randomized model test ---------------------------------------------- */
+
+#define M_KEYS	1024
+#define M_CAP	200
+
+struct model {
+	int present[M_KEYS];
+	uint32_t val[M_KEYS];
+	int list[M_KEYS];
+	uint32_t order[2][M_CAP];	/* keys of each list, stalest first */
+	size_t n[2];
+};
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state % n);
+}
+
+/* Few distinct homes, some near the index end: long, wrapping clusters. */
+static uint32_t
+h_model(uint32_t key)
+{
+	static const uint32_t homes[] = { 0, 1, 7, 200, 509, 510, 511 };
+
+	return (key << 9) | homes[key % 7];
+}
+
+static void
+model_unlink(struct model *m, uint32_t key)
+{
+	int l = m->list[key];
+
+	for (size_t i = 0; i < m->n[l]; i++) {
+		if (m->order[l][i] == key) {
+			memmove(&m->order[l][i], &m->order[l][i + 1], (m->n[l] - i - 1) * sizeof(uint32_t));
+			m->n[l]--;
+			return;
+		}
+	}
+}
+
+static int
+model_matches(struct table *t, const struct model *m)
+{
+	int ok = 1;
+
+	for (int l = 0; l < 2; l++) {
+		size_t i = 0;
+		for (struct ent *e = table_head(t, l); e; e = table_next(t, e), i++)
+			if (i >= m->n[l] || e->key != m->order[l][i])
+				ok = 0;
+		ok &= i == m->n[l];
+	}
+	for (uint32_t k = 0; k < M_KEYS; k++) {
+		struct ent *e = find(t, k, h_model(k));
+		if ((e != NULL) != m->present[k] || (e && e->val != m->val[k]))
+			ok = 0;
+	}
+	return ok;
+}
+
+static void
+test_table_matches_reference_model_over_100k_random_ops(void)
+{
+	struct table *t = mk(M_CAP, 2);	/* index of 512 */
+	struct model *m = calloc(1, sizeof *m);
+	size_t count = 0, mismatches = 0;
+
+	for (int op = 0; op < 100000; op++) {
+		uint32_t k = rnd(M_KEYS);
+		struct ent *e = find(t, k, h_model(k));
+		if ((e != NULL) != m->present[k]) {
+			mismatches++;
+			continue;
+		}
+		switch (rnd(4)) {
+		case 0:
+		case 1:	/* add, evicting the stalest of list 0 (or 1) when full */
+			if (e != NULL)
+				break;
+			if (table_full(t)) {
+				int l = m->n[0] ? 0 : 1;
+				struct ent *old = table_head(t, l);
+				if (old == NULL || old->key != m->order[l][0]) {
+					mismatches++;
+					break;
+				}
+				model_unlink(m, old->key);
+				m->present[old->key] = 0;
+				table_del(t, old);
+				count--;
+			}
+			int l = (int)rnd(2);
+			e = table_add(t, &k, h_model(k), l);
+			e->val = m->val[k] = rnd(1u << 30);
+			m->present[k] = 1;
+			m->list[k] = l;
+			m->order[l][m->n[l]++] = k;
+			count++;
+			break;
+		case 2:	/* delete */
+			if (e == NULL)
+				break;
+			table_del(t, e);
+			model_unlink(m, k);
+			m->present[k] = 0;
+			count--;
+			break;
+		case 3:	/* touch, sometimes into the other list */
+			if (e == NULL)
+				break;
+			int to = rnd(3) == 0 ? (int)rnd(2) : -1;
+			model_unlink(m, k);
+			if (to >= 0)
+				m->list[k] = to;
+			m->order[m->list[k]][m->n[m->list[k]]++] = k;
+			table_touch(t, e, to);
+			break;
+		}
+		if (table_count(t) != count || count > M_CAP)
+			mismatches++;
+		if (op % 997 == 0 && !model_matches(t, m))
+			mismatches++;
+	}
+	CHECK(model_matches(t, m));
+	CHECK_EQ_U(mismatches, 0);
+	free(m);
+	table_free(t);
+}
+
+T_MAIN("table",
+    T(test_table_rejects_bad_config),
+    T(test_table_add_lookup_del_with_colliding_hashes),
+    T(test_table_backward_shift_across_index_wrap),
+    T(test_table_lru_touch_moves_to_tail_head_is_stalest),
+    T(test_table_full_reuses_freed_slots_and_never_exceeds_capacity),
+    T(test_table_matches_reference_model_over_100k_random_ops))
