@@ -13,6 +13,7 @@
 #include "detect.h"
 #include "dpi.h"
 #include "flow.h"
+#include "frag.h"
 #include "host.h"
 #include "json.h"
 #include "log.h"
@@ -49,6 +50,7 @@ struct sensor {
 	int out_owned;
 	struct sink_redis *redis;
 	struct counters c;
+	struct frag_cache frags;
 	uint64_t now_us;		/* newest packet time */
 	uint64_t last_tick_us, next_tick_us;
 	uint64_t start_wall_ns;
@@ -215,6 +217,7 @@ sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	s->cfg = *cfg;
+	frag_init(&s->frags, seed);
 	if ((rs = sensor_load_rules(s, err, errlen)) == NULL)
 		goto fail;
 	s->rules = rs;
@@ -332,6 +335,7 @@ sensor_process(struct sensor *s, int dlt, const struct capture_pkt *cp)
 		return;
 	s->c.ip_packets++;
 	s->c.ip_bytes += p.ip_len;
+	frag_track(&s->frags, &p);
 
 	int dir;
 	struct flow *f = flow_table_get(s->flows, &p, &dir);
@@ -399,6 +403,8 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 	json_u64_kv(&j, "ts_backwards", s->c.ts_backwards);
 	json_u64_kv(&j, "external_only", s->c.external_only);
 	json_u64_kv(&j, "read_errors", s->c.capture_errors);
+	json_u64_kv(&j, "fragments_matched", s->frags.matched);
+	json_u64_kv(&j, "fragments_unmatched", s->frags.unmatched);
 	json_obj_close(&j);
 	json_obj_open(&j, "decode");
 	for (int i = 0; i < DECODE__COUNT; i++)

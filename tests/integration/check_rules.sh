@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The rule set from the command line's point of view: --check-rules on the
+# shipped and on broken files, --set overrides, scope and allow-lists on a
+# real capture (the same capture with and without an exception), and a
+# SIGHUP reload with a good file and then a bad one.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+outflow=${OUTFLOW:-build/outflow}
+tmp=$(mktemp -d)
+OPID=
+cleanup() { [ -n "$OPID" ] && kill "$OPID" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+pass=0 fail=0
+ok() { echo "ok - rules_cli.$1"; pass=$((pass + 1)); }
+notok() { echo "not ok - rules_cli.$1"; shift; printf '  %s\n' "$@"; fail=$((fail + 1)); }
+scaled=$(grep -v '^#' tests/golden/scaled.args | tr '\n' ' ')
+
+# --- --check-rules ----------------------------------------------------------
+if out=$("$outflow" --check-rules rules/default.rules 2>&1) && echo "$out" | grep -q '^rules OK: '; then
+	ok "shipped_rules_check_ok ($(echo "$out" | grep -c '  ') rules)"
+else
+	notok shipped_rules_check_ok "$out"
+fi
+cat >"$tmp/bad.rules" <<'R'
+var X = 10 MB
+rule a {
+    category  bulk-transfr
+    when      host.out.bytes[1h] > $X
+    severity  high
+    message   "m"
+}
+rule b {
+    category  bulk-transfer
+    when      host.out.byte[1h] > 5 MB
+    severity  hgh
+    message   "m"
+}
+R
+out=$("$outflow" --check-rules "$tmp/bad.rules" 2>&1); rc=$?
+if [ $rc -ne 0 ] && echo "$out" | grep -q "bad.rules:3:15: " && echo "$out" | grep -q "bad.rules:10:15: " &&
+    echo "$out" | grep -q "bad.rules:11:15: "; then
+	ok bad_rules_report_every_error_with_file_line_col
+else
+	notok bad_rules_report_every_error_with_file_line_col "exit $rc" "$out"
+fi
+out=$("$outflow" -r pcaps/breach.pcap --rules "$tmp/bad.rules" -o /dev/null 2>&1); rc=$?
+if [ $rc -ne 0 ] && echo "$out" | grep -q 'bad.rules:3:15' && ! echo "$out" | grep -q 'reading pcaps'; then
+	ok invalid_rules_stop_the_sensor_before_capture
+else
+	notok invalid_rules_stop_the_sensor_before_capture "exit $rc" "$out"
+fi
+out=$("$outflow" --check-rules rules/default.rules --set NO_SUCH_VAR=1 2>&1); rc=$?
+if [ $rc -ne 0 ] && echo "$out" | grep -q 'NO_SUCH_VAR'; then ok unknown_set_variable_is_an_error
+else notok unknown_set_variable_is_an_error "exit $rc" "$out"; fi
+out=$("$outflow" --check-rules rules/default.rules --set ELEPHANT_10M=3MB 2>&1)
+if echo "$out" | grep -q 'elephant-upload-10m.*dest.out.bytes\[10min\] > 3.00 MB\|elephant-upload-10m.*> 3 MB'; then
+	ok set_override_changes_the_threshold
+else
+	notok set_override_changes_the_threshold "$out"
+fi
+
+# --- scope and allow-lists on a real capture --------------------------------
+count() { "$outflow" -r pcaps/breach.pcap -q --stats-interval 0 -o - $scaled "$@" 2>/dev/null | grep -c '"rule":"elephant-upload-10m"'; }
+base=$(count)
+by_net=$(count --set SANCTIONED_NETS=203.0.113.66/32)
+by_name=$(count --set 'SANCTIONED_NAMES="*.files-exchange.net"')
+out_of_scope=$(count --home-net 10.20.2.0/24)
+if [ "$base" -ge 1 ] && [ "$by_net" -eq 0 ] && [ "$by_name" -eq 0 ]; then
+	ok "allow_list_by_address_and_by_server_name_silences_the_upload ($base -> $by_net, $by_name)"
+else
+	notok allow_list_by_address_and_by_server_name_silences_the_upload "base=$base by_net=$by_net by_name=$by_name"
+fi
+if [ "$out_of_scope" -eq 0 ]; then ok home_net_scope_decides_who_is_watched
+else notok home_net_scope_decides_who_is_watched "$out_of_scope alerts with the culprit outside HOME_NET"; fi
+
+# --- SIGHUP reload: good file, then bad file; alerts keep flowing -----------
+cp tests/integration/rules/every-upload.rules "$tmp/live.rules"
+python3 - pcaps/low-and-slow.pcap "$tmp/p" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+hdr, off, recs = data[:24], 24, []
+end = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+while off + 16 <= len(data):
+    incl = struct.unpack(end + "I", data[off + 8:off + 12])[0]
+    recs.append(data[off:off + 16 + incl]); off += 16 + incl
+third = len(recs) // 3
+open(sys.argv[2] + "1", "wb").write(hdr + b"".join(recs[:third]))
+open(sys.argv[2] + "2", "wb").write(b"".join(recs[third:2 * third]))
+open(sys.argv[2] + "3", "wb").write(b"".join(recs[2 * third:]))
+PY
+mkfifo "$tmp/feed"
+"$outflow" -r - -q --stats-interval 0 --rules "$tmp/live.rules" -o "$tmp/alerts.json" <"$tmp/feed" 2>"$tmp/err" &
+OPID=$!
+exec 3>"$tmp/feed"
+cat "$tmp/p1" >&3; sleep 0.5
+n1=$(wc -l <"$tmp/alerts.json")
+sed 's/rule every-upload/rule every-upload-v2/' tests/integration/rules/every-upload.rules >"$tmp/live.rules"
+kill -HUP $OPID; sleep 0.2
+cat "$tmp/p2" >&3; sleep 0.5
+n2=$(wc -l <"$tmp/alerts.json")
+printf 'rule broken {\n    category  nope\n}\n' >"$tmp/live.rules"
+kill -HUP $OPID; sleep 0.2
+cat "$tmp/p3" >&3
+exec 3>&-
+wait $OPID; rc=$?; OPID=
+n3=$(wc -l <"$tmp/alerts.json")
+v2_before_bad=$(head -n "$n2" "$tmp/alerts.json" | tail -n +"$((n1 + 1))" | grep -c '"rule":"every-upload-v2"')
+v2_after_bad=$(tail -n +"$((n2 + 1))" "$tmp/alerts.json" | grep -c '"rule":"every-upload-v2"')
+if [ $rc -eq 0 ] && [ "$n1" -gt 0 ] && grep -q 'rules reloaded' "$tmp/err" && [ "$v2_before_bad" -gt 0 ]; then
+	ok "sighup_reload_installs_a_good_file ($n1 alerts before, $v2_before_bad by the new rule after)"
+else
+	notok sighup_reload_installs_a_good_file "exit $rc n1=$n1 n2=$n2 v2=$v2_before_bad" "$(grep -v '^{' "$tmp/err")"
+fi
+if grep -q 'reload failed, keeping the previous rules' "$tmp/err" && grep -q 'live.rules:2:15' "$tmp/err" &&
+    [ "$v2_after_bad" -gt 0 ] && [ "$v2_after_bad" -eq $((n3 - n2)) ]; then
+	ok "sighup_reload_with_a_bad_file_keeps_the_old_rules ($v2_after_bad alerts after it)"
+else
+	notok sighup_reload_with_a_bad_file_keeps_the_old_rules "after=$v2_after_bad n3=$n3" "$(grep -v '^{' "$tmp/err")"
+fi
+
+echo "rules_cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
