@@ -229,6 +229,15 @@ alert_to_json(const struct alert *a, char *buf, size_t cap)
 		json_dbl_kv(&j, k, a->values[i]);
 	}
 	json_obj_close(&j);
+	json_arr_open(&j, "host_apps");
+	for (size_t i = 0; i < a->napps; i++) {
+		json_obj_open(&j, NULL);
+		json_str_kv(&j, "app", a->apps[i].app);
+		json_u64_kv(&j, "bytes_out", a->apps[i].bytes_out);
+		json_u64_kv(&j, "bytes_in", a->apps[i].bytes_in);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
 	json_obj_close(&j);
 
 	json_obj_close(&j);

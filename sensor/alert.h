@@ -12,7 +12,8 @@
  *           state "new"|"update", updates, engaged_since, engagement_id }
  *   window { start, end, seconds }
  *   evidence { bytes_out, bytes_in, destinations[ {ip, port, proto, app,
- *              server_name, bytes_out, bytes_in, flows} ], metrics { name: value } }
+ *              server_name, bytes_out, bytes_in, flows} ], metrics { name: value },
+ *              host_apps[ {app, bytes_out, bytes_in} ] }
  */
 #ifndef OUTFLOW_ALERT_H
 #define OUTFLOW_ALERT_H
@@ -38,6 +39,13 @@ struct alert_dest {
 	uint64_t bytes_out, bytes_in, flows;
 };
 
+struct alert_app {
+	char app[48];
+	uint64_t bytes_out, bytes_in;
+};
+
+#define ALERT_MAX_APPS 4
+
 struct alert {
 	uint64_t ts_us;		/* packet time of the evaluation */
 	char id[64];		/* unique per alert */
@@ -55,6 +63,8 @@ struct alert {
 	double values[RULE_MAX_CONDS];	/* measured value of each when-condition */
 	struct alert_dest dests[ALERT_MAX_DESTS];
 	size_t ndests;
+	struct alert_app apps[ALERT_MAX_APPS];	/* the host's top applications, since first seen */
+	size_t napps;
 	char message[512];	/* rendered from the rule's template */
 };
 

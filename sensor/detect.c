@@ -393,6 +393,36 @@ fill_totals(struct detect *d, struct host_tables *ht, size_t ri, const struct ho
 	}
 }
 
+/* The host's top applications by bytes sent (space-saving counts, since first seen). */
+static void
+collect_apps(struct detect *d, const struct host *h, struct alert *a)
+{
+	const struct host_app *top[ALERT_MAX_APPS];
+	size_t n = 0;
+
+	for (int i = 0; i < HOST_APPS; i++) {
+		const struct host_app *ap = &h->apps[i];
+		if ((ap->out | ap->in) == 0)
+			continue;
+		size_t pos = n < ALERT_MAX_APPS ? n : ALERT_MAX_APPS;
+		while (pos > 0 && ap->out > top[pos - 1]->out)
+			pos--;
+		if (pos >= ALERT_MAX_APPS)
+			continue;
+		size_t keep = n < ALERT_MAX_APPS ? n : ALERT_MAX_APPS - 1;
+		memmove(&top[pos + 1], &top[pos], (keep - pos) * sizeof top[0]);
+		top[pos] = ap;
+		if (n < ALERT_MAX_APPS)
+			n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dpi_ids_name(d->dpi, top[i]->master, top[i]->app, a->apps[i].app, sizeof a->apps[i].app);
+		a->apps[i].bytes_out = top[i]->out;
+		a->apps[i].bytes_in = top[i]->in;
+	}
+	a->napps = n;
+}
+
 /* Engagement bookkeeping; returns the entry to alert on, or NULL if suppressed. */
 static struct engaged *
 engage(struct detect *d, const struct rule *r, uint64_t rule_hash, const struct host *h,
@@ -467,6 +497,7 @@ fire(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h,
 	snprintf(a.engagement_id, sizeof a.engagement_id, "%s", e->id);
 	fill_totals(d, ht, ri, h, ds, &a, now);
 	collect_dests(d, ht, ri, h, ds, &a, now);
+	collect_apps(d, h, &a);
 	/* One destination dominates: it is the one the alert is about, or carries most of the bytes. */
 	if (ds != NULL)
 		a.dominant = 1;

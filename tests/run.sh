@@ -39,6 +39,7 @@ part "golden tests" tests/golden/run.sh
 part "robustness: public captures" tests/integration/shared_pcaps.sh
 part "redis sink" tests/integration/test_redis_sink.sh
 part "redis end to end" tests/integration/test_redis_e2e.sh
+part "live capture (network namespace)" tests/integration/test_live.sh
 
 if [ -z "${TESTS_QUICK:-}" ]; then
 	echo "=== building the ASan+UBSan sensor (build/asan)"
