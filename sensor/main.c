@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,7 +29,7 @@ enum {
 	OPT_STATS_INTERVAL, OPT_TICK, OPT_MAX_FLOWS, OPT_MAX_HOSTS, OPT_MAX_DESTS,
 	OPT_MAX_ENGAGED, OPT_REDIS_CHANNEL, OPT_REDIS_STREAM, OPT_REDIS_STATS_CHANNEL,
 	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
-	OPT_NO_PROGRESS, OPT_TIMEOUT,
+	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT,
 };
 
 static const struct option long_opts[] = {
@@ -61,6 +63,8 @@ static const struct option long_opts[] = {
 	{ "max-engaged", required_argument, NULL, OPT_MAX_ENGAGED },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
+	{ "user", required_argument, NULL, 'Z' },
+	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ NULL, 0, NULL, 0 },
@@ -98,6 +102,10 @@ usage(FILE *f)
 "      --sensor-name NAME   the \"sensor\" field (default outflow)\n"
 "      --stats-interval S   stats every S seconds (default 60, 0 = at exit only)\n"
 "  -q, --quiet              no periodic stats or progress on stderr\n"
+"Privileges\n"
+"  -Z, --user USER          after opening the capture, run as USER (default when root\n"
+"                           and capturing live: nobody; '-Z root' keeps root)\n"
+"      --chroot DIR         and chroot to DIR first (rules reloads then read inside it)\n"
 "      --progress / --no-progress   force the replay progress line on or off\n"
 "Limits (memory is bounded by these, never by traffic)\n"
 "      --max-flows N        concurrent flows (default 1048576)\n"
@@ -181,6 +189,40 @@ parse_timeout(struct sensor_config *cfg, char *arg)
 	fatalx("--timeout: unknown class '%s' (tcp, tcp-closed, udp, other)", arg);
 }
 
+/*
+ * Drops root once the capture is open, before the first packet is parsed:
+ * the decoder and nDPI then run without privileges (OpenBSD tcpdump's
+ * order). Group list first, then gid, then uid, then a check that root
+ * cannot be regained.
+ */
+static void
+drop_privileges(const char *user, const char *chroot_dir)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		if (chroot_dir != NULL)
+			fatalx("--chroot needs root");
+		return;
+	}
+	if (user != NULL && strcmp(user, "root") == 0 && chroot_dir == NULL)
+		return;
+	if ((pw = getpwnam(user ? user : "nobody")) == NULL)
+		fatalx("-Z: no such user '%s'", user ? user : "nobody");
+	if (chroot_dir != NULL) {
+		if (chroot(chroot_dir) != 0 || chdir("/") != 0)
+			fatal("chroot %s", chroot_dir);
+	}
+	if (pw->pw_uid == 0)
+		return;
+	if (setgroups(1, &pw->pw_gid) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0)
+		fatal("cannot drop privileges to %s", pw->pw_name);
+	if (setuid(0) == 0)
+		fatalx("dropped privileges to %s but could regain root", pw->pw_name);
+	log_info("running as %s%s%s", pw->pw_name, chroot_dir ? " in " : "", chroot_dir ? chroot_dir : "");
+}
+
 static int
 check_rules(const char *path, struct sensor_config *cfg)
 {
@@ -235,12 +277,12 @@ main(int argc, char **argv)
 {
 	struct sensor_config cfg;
 	struct sensor *s;
-	const char *check = NULL;
+	const char *check = NULL, *user = NULL, *chroot_dir = NULL;
 	char err[1024];
 	int c, verbose = 0, status;
 
 	sensor_config_defaults(&cfg);
-	while ((c = getopt_long(argc, argv, "r:i:f:o:s:B:qvhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:i:f:o:s:B:qvhVZ:", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': cfg.cap.file = optarg; break;
 		case 'i': cfg.cap.iface = optarg; break;
@@ -279,6 +321,8 @@ main(int argc, char **argv)
 		case OPT_MAX_ENGAGED: cfg.max_engaged = num_arg("--max-engaged", optarg, 16, 1u << 24); break;
 		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;
+		case 'Z': user = optarg; break;
+		case OPT_CHROOT: chroot_dir = optarg; break;
 		case OPT_PROGRESS: cfg.progress = 1; break;
 		case OPT_NO_PROGRESS: cfg.progress = 0; break;
 		default: usage(stderr); return 2;
@@ -310,6 +354,9 @@ main(int argc, char **argv)
 		sensor_free(s);
 		fatalx("%s", err);
 	}
+	/* Live capture as root drops to nobody unless told otherwise; a replay needs no privileges either. */
+	if (user != NULL || chroot_dir != NULL || cfg.cap.iface != NULL)
+		drop_privileges(user, chroot_dir);
 	status = sensor_run(s);
 	sensor_free(s);
 	return status;

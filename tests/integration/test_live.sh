@@ -44,6 +44,12 @@ ip netns exec "$ns" "$outflow" -i tap1 -B 64 -q --stats-interval 0 -o "$tmp/live
 	2>"$tmp/live.err" &
 OPID=$!
 for _ in $(seq 1 50); do grep -q 'reading tap1' "$tmp/live.err" && break; sleep 0.1; done
+user=$(ps -o user= -p "$OPID" | tr -d ' ')
+if [ "$user" = nobody ] && grep -q 'running as nobody' "$tmp/live.err"; then
+	ok root_live_capture_drops_to_nobody_before_the_first_packet
+else
+	notok root_live_capture_drops_to_nobody_before_the_first_packet "runs as '$user'"
+fi
 # Sliced sample frames are padded back to their original length first, so
 # the live sensor sees on the wire the volumes the capture recorded.
 tcprewrite --fixlen=pad -i "$cap" -o "$tmp/padded.pcap" >"$tmp/replay.log" 2>&1
