@@ -67,7 +67,7 @@ fmt_value(const struct alert *a, size_t i, char *buf, size_t len)
 	if (md->unit == MUNIT_BYTES)
 		alert_fmt_bytes((uint64_t)v, buf, len);
 	else if (md->unit == MUNIT_RATIO)
-		snprintf(buf, len, "%.1f", v);
+		snprintf(buf, len, v < 10 ? "%.1f" : "%.0f", v);
 	else
 		snprintf(buf, len, "%.0f", v);
 }

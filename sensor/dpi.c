@@ -117,8 +117,15 @@ dpi_packet(struct dpi *d, struct flow *f, const struct pkt *p)
 	f->dpi_packets++;
 	proto = ndpi_detection_process_packet(d->mod, f->dpi, p->l3,
 	    p->l3_caplen > 0xffff ? 0xffff : (unsigned short)p->l3_caplen, p->ts_us / 1000);
+	/*
+	 * Done when the application is known and either nDPI has nothing left
+	 * to dissect or it already has the server name: certificates and
+	 * response details are not worth keeping ~4 KB of nDPI state per flow
+	 * for (the server name, application and category are what we use).
+	 */
 	if (proto.app_protocol != NDPI_PROTOCOL_UNKNOWN &&
-	    !ndpi_extra_dissection_possible(d->mod, f->dpi)) {
+	    (((struct ndpi_flow_struct *)f->dpi)->host_server_name[0] != '\0' ||
+	    !ndpi_extra_dissection_possible(d->mod, f->dpi))) {
 		dpi_copy_result(d, f, proto);
 		f->dpi_state = DPI_DONE;
 		d->st.flows_detected++;

@@ -36,6 +36,7 @@ unit_tests() {	# dir of test binaries
 part "unit tests" unit_tests build/tests
 part "rules: shipped rule set" tests/integration/check_rules.sh
 part "golden tests" tests/golden/run.sh
+part "volumes from headers (sliced captures)" tests/integration/test_sliced.sh
 part "robustness: public captures" tests/integration/shared_pcaps.sh
 part "redis sink" tests/integration/test_redis_sink.sh
 part "redis end to end" tests/integration/test_redis_e2e.sh

@@ -29,9 +29,11 @@ run_one() {	# name capture maxsev args -> writes $tmp/name.json
 		$(test_args "$args") >"$tmp/$name.stdout" 2>"$tmp/$name.stderr"
 }
 
+trim() { local v=$1; v=${v#"${v%%[![:space:]]*}"}; printf '%s' "${v%"${v##*[![:space:]]}"}"; }
+
 while IFS='|' read -r name cap maxsev args; do
-	name=$(echo "$name" | xargs); cap=$(echo "$cap" | xargs); maxsev=$(echo "$maxsev" | xargs)
-	[ -z "$name" ] || [ "${name#\#}" != "$name" ] && continue
+	name=$(trim "$name"); cap=$(trim "$cap"); maxsev=$(trim "$maxsev")
+	{ [ -z "$name" ] || [ "${name#\#}" != "$name" ]; } && continue
 	if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$name"; then continue; fi
 	if [ ! -f "$cap" ]; then
 		echo "not ok - golden.$name: capture $cap is missing (pcaps/record.sh makes it)"

@@ -105,7 +105,7 @@ test_alert_json_has_every_contract_field(void)
 	    "\"alert\":{\"category\":\"bulk-transfer\",\"rule\":\"exfil-1\",\"severity\":\"high\",\"score\":70,"
 	    "\"mitre\":[\"T1041\",\"T1048.003\"],"
 	    "\"message\":\"10.0.0.5>198.51.100.7:443 sni=up.\\\"evil\\\".example app=TLS.Dropbox "
-	    "exfil-1/bulk-transfer/high in 10 min: 3.00 MB, 3.00 MB, 3000.0\","
+	    "exfil-1/bulk-transfer/high in 10 min: 3.00 MB, 3.00 MB, 3000\","
 	    "\"state\":\"update\",\"updates\":2,\"engaged_since\":\"2026-03-02T09:00:00.000000+0000\","
 	    "\"engagement_id\":\"s1-00000000000000ab-3\"},"
 	    "\"window\":{\"start\":\"2026-03-02T09:00:00.000000+0000\",\"end\":\"2026-03-02T09:09:30.000001+0000\",\"seconds\":600},"
@@ -165,7 +165,7 @@ test_alert_message_renders_every_placeholder(void)
 	mk_alert(&a, &rs->rules[0]);
 	alert_render_message(&a);
 	CHECK_EQ_S(a.message, "10.0.0.5>198.51.100.7:443 sni=up.\"evil\".example app=TLS.Dropbox "
-	    "exfil-1/bulk-transfer/high in 10 min: 3.00 MB, 3.00 MB, 3000.0");
+	    "exfil-1/bulk-transfer/high in 10 min: 3.00 MB, 3.00 MB, 3000");
 	/* No server name: the address stands in. */
 	a.dests[0].server_name[0] = '\0';
 	alert_render_message(&a);
