@@ -494,6 +494,21 @@ sensor_progress(struct sensor *s, uint64_t now_ns, int done)
 
 /* ---- the loop ------------------------------------------------------------- */
 
+/* Waits until the Redis queue is empty or the deadline passes. */
+static void
+sensor_drain(struct sensor *s, uint64_t deadline_ns)
+{
+	struct sink_redis_stats rs;
+	struct timespec ts = { 0, 10000000 };
+
+	for (;;) {
+		sink_redis_get_stats(s->redis, &rs);
+		if (rs.depth == 0 || wall_ns() >= deadline_ns)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* Live and idle: let packet time advance with the wall clock so windows still close. */
 static void
 sensor_idle(struct sensor *s, uint64_t *idle_since_ns, uint64_t now_ns)
@@ -570,17 +585,14 @@ sensor_run(struct sensor *s)
 		sensor_progress(s, wall_ns(), 1);
 	sensor_finish(s);
 	if (s->redis != NULL) {
-		/* Deliver what is queued (bounded wait), then report with Redis's figures. */
+		/*
+		 * Deliver what is queued (bounded wait), then report the final
+		 * figures, Redis's included, and give that report a moment to go out.
+		 */
 		uint64_t deadline = wall_ns() + (uint64_t)s->cfg.redis_drain_ms * 1000000u;
-		struct sink_redis_stats rs;
+		sensor_drain(s, deadline);
 		sensor_report_stats(s, 1);
-		for (;;) {
-			sink_redis_get_stats(s->redis, &rs);
-			if (rs.depth == 0 || wall_ns() >= deadline)
-				break;
-			struct timespec ts = { 0, 10000000 };
-			nanosleep(&ts, NULL);
-		}
+		sensor_drain(s, wall_ns() + 1000000000u < deadline ? wall_ns() + 1000000000u : deadline);
 		size_t left = sink_redis_close(s->redis, 100);
 		s->redis = NULL;
 		if (left > 0) {
