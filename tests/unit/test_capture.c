@@ -1,0 +1,173 @@
+/*
+ * capture: files (pcap, pcapng, nanosecond), errors named clearly, BPF,
+ * refusing link types the decoder does not know.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+
+#include "capture.h"
+#include "t.h"
+
+/* Writes a pcap of n copies of a 60-byte frame with link type dlt. */
+static void
+write_pcap(const char *path, int dlt, int n, int nano)
+{
+	pcap_t *p = pcap_open_dead_with_tstamp_precision(dlt, 65535,
+	    nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO);
+	pcap_dumper_t *d = pcap_dump_open(p, path);
+	uint8_t frame[60] = { 0 };
+
+	frame[12] = 0x08;	/* Ethernet type IPv4, the rest zero */
+	for (int i = 0; i < n; i++) {
+		struct pcap_pkthdr h = { .caplen = sizeof frame, .len = 1514 };
+		h.ts.tv_sec = 1772442000 + i;
+		h.ts.tv_usec = nano ? 123456789 : 123456;
+		pcap_dump((u_char *)d, &h, frame);
+	}
+	pcap_dump_close(d);
+	pcap_close(p);
+}
+
+static char tmpl[64];
+
+static const char *
+tmp_path(const char *name)
+{
+	static char buf[128];
+	snprintf(buf, sizeof buf, "%s/%s", tmpl, name);
+	return buf;
+}
+
+static void
+test_reads_every_packet_with_wire_length_and_microseconds(void)
+{
+	char err[256];
+	struct capture_config cfg = { .file = tmp_path("a.pcap") };
+	struct capture_pkt cp;
+	struct capture *c;
+	int n = 0;
+
+	write_pcap(cfg.file, DLT_EN10MB, 5, 0);
+	c = capture_open(&cfg, err, sizeof err);
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	while (capture_next(c, &cp) == CAPTURE_PACKET) {
+		CHECK_EQ_U(cp.caplen, 60);
+		CHECK_EQ_U(cp.wirelen, 1514);
+		CHECK_EQ_U(cp.ts_us, (1772442000ULL + (uint64_t)n) * 1000000u + 123456);
+		n++;
+	}
+	CHECK_EQ_U(n, 5);
+	CHECK(capture_next(c, &cp) == CAPTURE_EOF);
+	capture_close(c);
+}
+
+static void
+test_nanosecond_files_are_read_as_microseconds(void)
+{
+	char err[256];
+	struct capture_config cfg = { .file = tmp_path("n.pcap") };
+	struct capture_pkt cp;
+	struct capture *c;
+
+	write_pcap(cfg.file, DLT_EN10MB, 1, 1);
+	c = capture_open(&cfg, err, sizeof err);
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	CHECK(capture_next(c, &cp) == CAPTURE_PACKET);
+	CHECK_EQ_U(cp.ts_us, 1772442000ULL * 1000000u + 123456);
+	capture_close(c);
+}
+
+static void
+test_unsupported_link_type_is_named(void)
+{
+	char err[256] = "";
+	struct capture_config cfg = { .file = tmp_path("u.pcap") };
+
+	write_pcap(cfg.file, DLT_PPP, 1, 0);
+	CHECK(capture_open(&cfg, err, sizeof err) == NULL);
+	CHECK(strstr(err, "unsupported link type PPP (9") != NULL);
+}
+
+static void
+test_missing_file_and_bad_filter_are_clear_errors(void)
+{
+	char err[256] = "";
+	struct capture_config cfg = { .file = tmp_path("nope.pcap") };
+
+	CHECK(capture_open(&cfg, err, sizeof err) == NULL);
+	CHECK(strstr(err, "nope.pcap") != NULL);
+	cfg.file = tmp_path("a.pcap");
+	write_pcap(cfg.file, DLT_EN10MB, 1, 0);
+	cfg.bpf = "tcp port nonsense";
+	CHECK(capture_open(&cfg, err, sizeof err) == NULL);
+	CHECK(strstr(err, "bad filter 'tcp port nonsense'") != NULL);
+}
+
+static void
+test_filter_applies(void)
+{
+	char err[256];
+	struct capture_config cfg = { .file = tmp_path("a.pcap"), .bpf = "udp" };
+	struct capture_pkt cp;
+	struct capture *c;
+
+	write_pcap(cfg.file, DLT_EN10MB, 3, 0);	/* IPv4 with protocol 0: not UDP */
+	c = capture_open(&cfg, err, sizeof err);
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	CHECK(capture_next(c, &cp) == CAPTURE_EOF);
+	capture_close(c);
+}
+
+static void
+test_truncated_file_is_a_read_error_after_the_good_packets(void)
+{
+	char err[256];
+	struct capture_config cfg = { .file = tmp_path("t.pcap") };
+	struct capture_pkt cp;
+	struct capture *c;
+	int n = 0;
+
+	write_pcap(cfg.file, DLT_EN10MB, 3, 0);
+	CHECK(truncate(cfg.file, 24 + 2 * (16 + 60) + 20) == 0);
+	c = capture_open(&cfg, err, sizeof err);
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	enum capture_rc rc;
+	while ((rc = capture_next(c, &cp)) == CAPTURE_PACKET)
+		n++;
+	CHECK_EQ_U(n, 2);
+	CHECK(rc == CAPTURE_ERROR);
+	CHECK(strstr(capture_error(c), "truncated") != NULL);
+	capture_close(c);
+}
+
+int
+main(void)
+{
+	static const struct t_case c[] = {
+		T(test_reads_every_packet_with_wire_length_and_microseconds),
+		T(test_nanosecond_files_are_read_as_microseconds),
+		T(test_unsupported_link_type_is_named),
+		T(test_missing_file_and_bad_filter_are_clear_errors),
+		T(test_filter_applies),
+		T(test_truncated_file_is_a_read_error_after_the_good_packets),
+	};
+	snprintf(tmpl, sizeof tmpl, "/tmp/outflow-test-capture-XXXXXX");
+	if (mkdtemp(tmpl) == NULL)
+		return 2;
+	int rc = t_run("capture", c, sizeof c / sizeof c[0]);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
+	if (system(cmd) != 0)
+		rc = 1;
+	return rc;
+}
