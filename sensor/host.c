@@ -25,27 +25,29 @@ struct host_tables {
  * advances. Same for hours.
  */
 
+/* Zeroes the buckets a ring of n skips when its clock moves from *cur to now. */
+static void
+ring_advance(uint64_t *ring, uint32_t n, size_t width, uint32_t *cur, uint32_t now)
+{
+	uint32_t gap;
+
+	if (now <= *cur)
+		return;
+	gap = now - *cur;
+	if (gap > n || *cur == 0)
+		gap = n;
+	for (uint32_t i = 0; i < gap; i++)
+		memset(ring + ((now - i) % n) * width, 0, width * sizeof *ring);
+	*cur = now;
+}
+
 static void
 win_advance(struct win_clock *clk, uint64_t *min, uint64_t *hour, size_t width, uint64_t now_us)
 {
-	uint32_t m = (uint32_t)(now_us / 60000000u), h = m / 60;
+	uint32_t m = (uint32_t)(now_us / 60000000u);
 
-	if (m > clk->cur_min) {
-		uint32_t gap = m - clk->cur_min;
-		if (gap > HOST_MINUTES || clk->cur_min == 0)
-			gap = HOST_MINUTES;
-		for (uint32_t i = 0; i < gap; i++)
-			memset(min + ((m - i) % HOST_MINUTES) * width, 0, width * sizeof *min);
-		clk->cur_min = m;
-	}
-	if (h > clk->cur_hour) {
-		uint32_t gap = h - clk->cur_hour;
-		if (gap > HOST_HOURS || clk->cur_hour == 0)
-			gap = HOST_HOURS;
-		for (uint32_t i = 0; i < gap; i++)
-			memset(hour + ((h - i) % HOST_HOURS) * width, 0, width * sizeof *hour);
-		clk->cur_hour = h;
-	}
+	ring_advance(min, HOST_MINUTES, width, &clk->cur_min, m);
+	ring_advance(hour, HOST_HOURS, width, &clk->cur_hour, m / 60);
 }
 
 /*

@@ -29,6 +29,8 @@
 
 #include <pcap/pcap.h>
 
+#include "pcapio.h"
+
 #define SLICE_DEFAULT_K    12
 #define SLICE_DEFAULT_SNAP 128
 #define SLICE_MIN_SNAP     64  /* Ethernet + IPv4 + TCP without options */
@@ -453,39 +455,19 @@ int main(int argc, char **argv)
 {
 	struct slice_opts o;
 	struct slice_stats st;
-	char errbuf[PCAP_ERRBUF_SIZE];
-	pcap_t *in, *dead;
-	pcap_dumper_t *out;
+	struct pcapio io;
 	int rc;
 
 	if (parse_args(argc, argv, &o) < 0) {
 		usage();
 		return 2;
 	}
-	in = pcap_open_offline(o.in_path, errbuf);
-	if (in == NULL) {
-		fprintf(stderr, "pcapslice: %s\n", errbuf);
+	if (pcapio_open(&io, "pcapslice", o.in_path, o.out_path) != 0)
 		return 1;
-	}
-	dead = pcap_open_dead(pcap_datalink(in), pcap_snapshot(in));
-	out = dead ? pcap_dump_open(dead, o.out_path) : NULL;
-	if (out == NULL) {
-		fprintf(stderr, "pcapslice: %s: %s\n", o.out_path,
-		    dead ? pcap_geterr(dead) : "pcap_open_dead failed");
-		pcap_close(in);
-		if (dead)
-			pcap_close(dead);
-		return 1;
-	}
 	memset(&st, 0, sizeof(st));
-	rc = slice(in, out, &o, &st);
-	if (pcap_dump_flush(out) != 0) {
-		fprintf(stderr, "pcapslice: %s: write failed\n", o.out_path);
+	rc = slice(io.in, io.out, &o, &st);
+	if (pcapio_close(&io, "pcapslice", o.out_path) != 0)
 		rc = -1;
-	}
-	pcap_dump_close(out);
-	pcap_close(dead);
-	pcap_close(in);
 	if (rc < 0)
 		return 1;
 	fprintf(stderr, "pcapslice: %lu packets (%lu cut), wire %llu bytes, "

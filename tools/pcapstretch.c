@@ -24,6 +24,8 @@
 
 #include <pcap/pcap.h>
 
+#include "pcapio.h"
+
 #define USEC_PER_SEC 1000000LL
 
 struct stretch_opts {
@@ -142,38 +144,18 @@ static long stretch(pcap_t *in, pcap_dumper_t *out, const struct stretch_opts *o
 int main(int argc, char **argv)
 {
 	struct stretch_opts o;
-	char errbuf[PCAP_ERRBUF_SIZE];
-	pcap_t *in, *dead;
-	pcap_dumper_t *out;
+	struct pcapio io;
 	long n;
 
 	if (parse_args(argc, argv, &o) < 0) {
 		usage();
 		return 2;
 	}
-	in = pcap_open_offline(o.in_path, errbuf);
-	if (in == NULL) {
-		fprintf(stderr, "pcapstretch: %s\n", errbuf);
+	if (pcapio_open(&io, "pcapstretch", o.in_path, o.out_path) != 0)
 		return 1;
-	}
-	dead = pcap_open_dead(pcap_datalink(in), pcap_snapshot(in));
-	out = dead ? pcap_dump_open(dead, o.out_path) : NULL;
-	if (out == NULL) {
-		fprintf(stderr, "pcapstretch: %s: %s\n", o.out_path,
-		    dead ? pcap_geterr(dead) : "pcap_open_dead failed");
-		pcap_close(in);
-		if (dead)
-			pcap_close(dead);
-		return 1;
-	}
-	n = stretch(in, out, &o);
-	if (pcap_dump_flush(out) != 0) {
-		fprintf(stderr, "pcapstretch: %s: write failed\n", o.out_path);
+	n = stretch(io.in, io.out, &o);
+	if (pcapio_close(&io, "pcapstretch", o.out_path) != 0)
 		n = -1;
-	}
-	pcap_dump_close(out);
-	pcap_close(dead);
-	pcap_close(in);
 	if (n < 0)
 		return 1;
 	fprintf(stderr, "pcapstretch: %ld packets, factor %g\n", n, o.factor);

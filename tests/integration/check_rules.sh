@@ -75,19 +75,7 @@ else notok home_net_scope_decides_who_is_watched "$out_of_scope alerts with the 
 
 # --- SIGHUP reload: good file, then bad file; alerts keep flowing -----------
 cp tests/integration/rules/every-upload.rules "$tmp/live.rules"
-python3 - pcaps/low-and-slow.pcap "$tmp/p" <<'PY'
-import struct, sys
-data = open(sys.argv[1], "rb").read()
-hdr, off, recs = data[:24], 24, []
-end = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-while off + 16 <= len(data):
-    incl = struct.unpack(end + "I", data[off + 8:off + 12])[0]
-    recs.append(data[off:off + 16 + incl]); off += 16 + incl
-third = len(recs) // 3
-open(sys.argv[2] + "1", "wb").write(hdr + b"".join(recs[:third]))
-open(sys.argv[2] + "2", "wb").write(b"".join(recs[third:2 * third]))
-open(sys.argv[2] + "3", "wb").write(b"".join(recs[2 * third:]))
-PY
+tests/lib/pcapsplit.py pcaps/low-and-slow.pcap 3 "$tmp/p"
 mkfifo "$tmp/feed"
 "$outflow" -r - -q --stats-interval 0 --rules "$tmp/live.rules" -o "$tmp/alerts.json" <"$tmp/feed" 2>"$tmp/err" &
 OPID=$!

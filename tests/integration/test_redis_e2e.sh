@@ -84,18 +84,7 @@ fi
 # --- 2. outage: stop Redis mid-run, alerts keep coming, restart, none lost --
 redis-cli -p "$port" DEL outflow:alerts:stream >/dev/null
 # Feed the capture through a pipe in two halves, with the outage between.
-python3 - "$cap" "$tmp/part1" "$tmp/part2" <<'PY'
-import struct, sys
-data = open(sys.argv[1], "rb").read()
-hdr, off, recs = data[:24], 24, []
-end = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-while off + 16 <= len(data):
-    incl = struct.unpack(end + "I", data[off + 8:off + 12])[0]
-    recs.append(data[off:off + 16 + incl]); off += 16 + incl
-half = len(recs) // 2
-open(sys.argv[2], "wb").write(hdr + b"".join(recs[:half]))
-open(sys.argv[3], "wb").write(b"".join(recs[half:]))
-PY
+tests/lib/pcapsplit.py "$cap" 2 "$tmp/part"
 mkfifo "$tmp/feed"
 "$outflow" -r - -q --stats-interval 0 --rules "$rules" --redis "$url" -o "$tmp/file2.json" \
 	--redis-drain 20000 <"$tmp/feed" 2>"$tmp/err2" &
