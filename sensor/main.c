@@ -29,7 +29,7 @@ enum {
 	OPT_STATS_INTERVAL, OPT_TICK, OPT_MAX_FLOWS, OPT_MAX_HOSTS, OPT_MAX_DESTS,
 	OPT_MAX_ENGAGED, OPT_REDIS_CHANNEL, OPT_REDIS_STREAM, OPT_REDIS_STATS_CHANNEL,
 	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
-	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT,
+	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +65,8 @@ static const struct option long_opts[] = {
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 	{ "user", required_argument, NULL, 'Z' },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
+	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
+	{ "spool-max", required_argument, NULL, OPT_SPOOL_MAX },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ NULL, 0, NULL, 0 },
@@ -99,6 +101,9 @@ usage(FILE *f)
 "      --redis-maxlen N     stream MAXLEN ~ N (default 100000)\n"
 "      --redis-queue N      alerts held while Redis is away (default 65536)\n"
 "      --redis-drain MS     at exit, wait this long for delivery (default 10000)\n"
+"      --spool-dir DIR      alerts beyond the queue spill to DIR while Redis is away,\n"
+"                           and are delivered from it on reconnect or next start\n"
+"      --spool-max MiB      spool size cap (default 256)\n"
 "      --sensor-name NAME   the \"sensor\" field (default outflow)\n"
 "      --stats-interval S   stats every S seconds (default 60, 0 = at exit only)\n"
 "  -q, --quiet              no periodic stats or progress on stderr\n"
@@ -323,6 +328,8 @@ main(int argc, char **argv)
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;
 		case 'Z': user = optarg; break;
 		case OPT_CHROOT: chroot_dir = optarg; break;
+		case OPT_SPOOL_DIR: cfg.spool_dir = optarg; break;
+		case OPT_SPOOL_MAX: cfg.spool_max_bytes = num_arg("--spool-max", optarg, 1, 1u << 20) << 20; break;
 		case OPT_PROGRESS: cfg.progress = 1; break;
 		case OPT_NO_PROGRESS: cfg.progress = 0; break;
 		default: usage(stderr); return 2;
@@ -357,6 +364,10 @@ main(int argc, char **argv)
 	/* Live capture as root drops to nobody unless told otherwise; a replay needs no privileges either. */
 	if (user != NULL || chroot_dir != NULL || cfg.cap.iface != NULL)
 		drop_privileges(user, chroot_dir);
+	if (sensor_open_redis(s, err, sizeof err) != 0) {
+		sensor_free(s);
+		fatalx("%s", err);
+	}
 	status = sensor_run(s);
 	sensor_free(s);
 	return status;

@@ -252,20 +252,28 @@ sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 		} else
 			s->out_owned = 1;
 	}
-	if (cfg->redis_url != NULL) {
-		struct sink_redis_config rc = {
-			.url = cfg->redis_url, .alert_channel = cfg->redis_channel,
-			.alert_stream = cfg->redis_stream, .stats_channel = cfg->redis_stats_channel,
-			.stream_maxlen = cfg->redis_maxlen, .queue_cap = cfg->redis_queue,
-			.connect_timeout_ms = 2000,
-		};
-		if ((s->redis = sink_redis_open(&rc, err, errlen)) == NULL)
-			goto fail;
-	}
 	return s;
 fail:
 	sensor_free(s);
 	return NULL;
+}
+
+int
+sensor_open_redis(struct sensor *s, char *err, size_t errlen)
+{
+	const struct sensor_config *cfg = &s->cfg;
+	struct sink_redis_config rc = {
+		.url = cfg->redis_url, .alert_channel = cfg->redis_channel,
+		.alert_stream = cfg->redis_stream, .stats_channel = cfg->redis_stats_channel,
+		.stream_maxlen = cfg->redis_maxlen, .queue_cap = cfg->redis_queue,
+		.connect_timeout_ms = 2000, .spool_dir = cfg->spool_dir,
+		.spool_max_bytes = cfg->spool_max_bytes,
+	};
+
+	if (cfg->redis_url == NULL)
+		return 0;
+	s->redis = sink_redis_open(&rc, err, errlen);
+	return s->redis ? 0 : -1;
 }
 
 int
@@ -447,6 +455,10 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 		json_u64_kv(&j, "dropped", rs.dropped);
 		json_u64_kv(&j, "queue_depth", rs.depth);
 		json_u64_kv(&j, "reconnects", rs.reconnects);
+		json_u64_kv(&j, "spooled", rs.spooled);
+		json_u64_kv(&j, "spool_pending", rs.spool_pending);
+		json_u64_kv(&j, "spool_bytes", rs.spool_bytes);
+		json_u64_kv(&j, "replayed", rs.replayed);
 		json_u64_kv(&j, "errors", rs.errors);
 		json_obj_close(&j);
 	}
@@ -503,7 +515,7 @@ sensor_drain(struct sensor *s, uint64_t deadline_ns)
 
 	for (;;) {
 		sink_redis_get_stats(s->redis, &rs);
-		if (rs.depth == 0 || wall_ns() >= deadline_ns)
+		if ((rs.depth == 0 && rs.spool_pending == 0) || wall_ns() >= deadline_ns)
 			return;
 		nanosleep(&ts, NULL);
 	}
@@ -593,11 +605,12 @@ sensor_run(struct sensor *s)
 		sensor_drain(s, deadline);
 		sensor_report_stats(s, 1);
 		sensor_drain(s, wall_ns() + 1000000000u < deadline ? wall_ns() + 1000000000u : deadline);
+		/* With a spool, what is not delivered stays on disk for the next start. */
 		size_t left = sink_redis_close(s->redis, 100);
 		s->redis = NULL;
 		if (left > 0) {
-			log_warnx("redis: %zu message%s (alerts or stats) could not be delivered before exit",
-			    left, left == 1 ? "" : "s");
+			log_warnx("redis: %zu message%s (alerts or stats) could not be delivered before exit%s",
+			    left, left == 1 ? "" : "s", s->cfg.spool_dir ? " and were not kept in the spool" : "");
 			status = status ? status : 4;
 		}
 		return status;

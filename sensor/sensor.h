@@ -30,6 +30,8 @@ struct sensor_config {
 	const char *redis_channel, *redis_stream, *redis_stats_channel;
 	size_t redis_maxlen, redis_queue;
 	int redis_drain_ms;		/* bounded wait for delivery at exit */
+	const char *spool_dir;		/* --spool-dir: alerts beyond the queue go to disk */
+	uint64_t spool_max_bytes;	/* --spool-max */
 	const char *sensor_name;
 	int stats_interval_s;		/* wall seconds between stats lines; 0 = only at exit */
 	uint32_t tick_s;		/* detector evaluation period (packet time) */
@@ -56,6 +58,13 @@ struct sensor *sensor_new(const struct sensor_config *cfg, char *err, size_t err
 
 /* Opens the capture; NULL-safe error reporting like sensor_new. */
 int sensor_open_capture(struct sensor *s, char *err, size_t errlen);
+
+/*
+ * Starts the Redis sink (and opens its spool) if one is configured. Called
+ * after privileges are dropped, so the spool belongs to the user the sensor
+ * runs as.
+ */
+int sensor_open_redis(struct sensor *s, char *err, size_t errlen);
 
 /*
  * Runs until end of file or a stop request; evaluates the open windows,

@@ -18,9 +18,26 @@
  * design (a subscriber that is away misses messages anyway), so in that
  * rare case a subscriber may see an alert twice; the stream is the record.
  *
- * Queue nodes are added only at the tail (by push) and removed only by the
- * writer, so the writer may hold pointers to the first N nodes across the
- * network round trip without holding the lock.
+ * Queue nodes are added only at the tail (by push, or by the writer's
+ * refill from the spool) and removed only by the writer, so the writer may
+ * hold pointers to the first N nodes across the network round trip without
+ * holding the lock.
+ *
+ * The spool (optional) extends the queue on disk, behind it. An alert that
+ * finds the queue full is appended to the spool by push itself (a pwrite,
+ * never the network) and sets "spill": while it is set every alert goes to
+ * the spool, so nothing overtakes what is on disk. The writer moves spooled
+ * alerts back into the queue only when the queue is empty, and clears spill
+ * when it has read everything, in the same critical section (under both
+ * locks) that an append would need. So the queue always holds, in order, the
+ * spooled alerts it has taken, then alerts newer than anything on disk; or,
+ * during a spill, alerts older than anything on disk. A spooled alert is
+ * acknowledged to the spool (its segment header) only once Redis has it;
+ * after a restart the first replayed batch is reconciled against the stream
+ * tail like a broken batch, so a crash between XADD and that acknowledgement
+ * adds no duplicate. Stats messages are never spooled (see sink_redis.h).
+ *
+ * Locks: spool_mu (the spool's files) is taken before mu, never after.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +52,7 @@
 
 #include "log.h"
 #include "sink_redis.h"
+#include "spool.h"
 
 #define SINK_REDIS_BATCH		256	/* messages per pipelined round trip */
 #define SINK_REDIS_BACKOFF_MIN_MS	100
@@ -42,6 +60,7 @@
 #define SINK_REDIS_CMD_TIMEOUT_MS	5000	/* a hung server must not hold the writer */
 #define SINK_REDIS_LOG_EVERY_MS		30000	/* repeated errors: at most this often */
 #define SINK_REDIS_TAIL_SLACK		32	/* extra stream entries read when reconciling */
+#define SINK_REDIS_REFILL		1024	/* spooled alerts moved to the queue at once */
 
 struct sink_msg {
 	struct sink_msg *next;
@@ -50,6 +69,8 @@ struct sink_msg {
 	size_t id_len;
 	const char *json;	/* into data[], after the id */
 	size_t json_len;
+	int from_spool;		/* replayed: spool_at is where it is on disk */
+	struct spool_pos spool_at;
 	char data[];
 };
 
@@ -75,6 +96,15 @@ struct sink_redis {
 	int64_t deadline_ms;	/* when stopping: give up delivering at this time */
 	int fd;			/* the writer's socket, -1 when none; see close */
 	struct sink_redis_stats st;
+	int spill;		/* alerts go to the spool: it has unread records */
+	size_t spool_in_queue;	/* queued messages that came from the spool */
+	uint64_t spool_refused;	/* alerts the spool's cap turned away */
+	uint64_t spool_failed;	/* alerts a spool write error cost */
+	int spool_errno;
+
+	/* Guarded by spool_mu (taken before mu). */
+	pthread_mutex_t spool_mu;
+	struct spool *spool;	/* NULL when not configured */
 
 	/* Writer thread only. */
 	redisContext *ctx;
@@ -88,6 +118,12 @@ struct sink_redis {
 	int64_t drops_logged_ms;
 	uint64_t drops_reported;
 	size_t uncertain;	/* head messages whose fate a broken batch left unknown */
+	int replay_check;	/* reconcile the first refill: a previous run's spool */
+	int spill_logged;	/* "spilling to the spool" said, until it drains */
+	int spool_full_logged;	/* "spool full" said, until it drains */
+	uint64_t spool_refused_reported;
+	uint64_t spool_failed_reported;
+	int64_t spool_err_logged_ms;
 	struct sink_msg *batch[SINK_REDIS_BATCH];
 	char done[SINK_REDIS_BATCH];
 };
@@ -139,6 +175,36 @@ unlock(struct sink_redis *s)
 	OF_ASSERT(pthread_mutex_unlock(&s->mu) == 0);
 }
 
+static void
+lock_spool(struct sink_redis *s)
+{
+	OF_ASSERT(pthread_mutex_lock(&s->spool_mu) == 0);
+}
+
+static void
+unlock_spool(struct sink_redis *s)
+{
+	OF_ASSERT(pthread_mutex_unlock(&s->spool_mu) == 0);
+}
+
+/* Nothing left to deliver, in memory or on disk. Called with mu held. */
+static int
+all_delivered(const struct sink_redis *s)
+{
+	return s->head == NULL && !s->spill;
+}
+
+/* Mirrors the spool's figures into the stats; spool_mu and mu held. */
+static void
+spool_stats_locked(struct sink_redis *s)
+{
+	struct spool_stats ss;
+
+	spool_get_stats(s->spool, &ss);
+	s->st.spool_bytes = ss.bytes;
+	s->st.spool_pending = ss.pending;
+}
+
 /*
  * How long an operation may take: its normal limit, or less when closing.
  * Returns 0 once the drain deadline has passed.
@@ -164,7 +230,7 @@ writer_should_exit(struct sink_redis *s)
 	int done;
 
 	lock(s);
-	done = s->stopping && (s->head == NULL || now_ms() >= s->deadline_ms);
+	done = s->stopping && (all_delivered(s) || now_ms() >= s->deadline_ms);
 	unlock(s);
 	return done;
 }
@@ -184,7 +250,7 @@ writer_pause(struct sink_redis *s, int64_t ms)
 		int64_t limit = until;
 		struct timespec ts;
 
-		if (s->stopping && s->head == NULL)
+		if (s->stopping && all_delivered(s))
 			break;
 		if (s->stopping && s->deadline_ms < limit)
 			limit = s->deadline_ms;
@@ -350,17 +416,20 @@ static void
 writer_connected(struct sink_redis *s)
 {
 	size_t depth;
+	uint64_t spooled;
 
 	lock(s);
 	if (s->ever_connected)
 		s->st.reconnects++;
 	depth = s->st.depth;
+	spooled = s->st.spool_pending;
 	unlock(s);
 	if (!s->ever_connected)
 		log_info("redis: connected to %s", s->where);
 	else
-		log_info("redis: reconnected to %s after %.1f s, delivering %zu queued alerts",
-		    s->where, (double)(now_ms() - s->outage_start_ms) / 1000.0, depth);
+		log_info("redis: reconnected to %s after %.1f s, delivering %zu queued alerts%s",
+		    s->where, (double)(now_ms() - s->outage_start_ms) / 1000.0, depth,
+		    spooled > 0 ? " and those in the spool" : "");
 	s->ever_connected = 1;
 	s->in_outage = 0;
 	s->outage_logged = 0;
@@ -424,13 +493,14 @@ queue_peek(struct sink_redis *s, size_t max)
 
 /*
  * Removes the first n queue nodes (which are s->batch[0..n)) whose done flag
- * is set, counting them delivered. Returns how many were removed.
+ * is set, counting them delivered. Returns how many were removed, and in
+ * *replayed how many of those came from the spool.
  */
 static size_t
-queue_remove_done(struct sink_redis *s, size_t n)
+queue_remove_done(struct sink_redis *s, size_t n, size_t *replayed)
 {
 	struct sink_msg *prev = NULL, *m;
-	size_t removed = 0;
+	size_t removed = 0, spooled = 0;
 
 	lock(s);
 	for (size_t i = 0; i < n; i++) {
@@ -446,23 +516,176 @@ queue_remove_done(struct sink_redis *s, size_t n)
 			s->head = m->next;
 		if (s->tail == m)
 			s->tail = prev;
+		spooled += m->from_spool;
 		free(m);
 		removed++;
 	}
 	s->st.delivered += removed;
+	s->st.replayed += spooled;
 	s->st.depth -= removed;
+	s->spool_in_queue -= spooled;
 	unlock(s);
+	*replayed = spooled;
 	return removed;
+}
+
+/*
+ * Tells the spool what Redis has: everything before the first spooled
+ * alert still queued or, when none is, everything read from it so far.
+ * ndone: spooled alerts delivered (or given up) since the last call.
+ */
+static void
+spool_acknowledge(struct sink_redis *s, size_t ndone)
+{
+	const struct sink_msg *m;
+	struct spool_pos pos;
+
+	lock_spool(s);
+	pos = spool_read_pos(s->spool);
+	lock(s);
+	if (s->spool_in_queue > 0) {
+		for (m = s->head; m != NULL && !m->from_spool; m = m->next)
+			;
+		OF_ASSERT(m != NULL);
+		pos = m->spool_at;
+	}
+	unlock(s);
+	spool_ack(s->spool, pos, ndone);
+	lock(s);
+	spool_stats_locked(s);
+	unlock(s);
+	unlock_spool(s);
+}
+
+static size_t
+writer_remove_done(struct sink_redis *s, size_t n)
+{
+	size_t replayed, removed = queue_remove_done(s, n, &replayed);
+
+	if (replayed > 0)
+		spool_acknowledge(s, replayed);
+	return removed;
+}
+
+static struct sink_msg *
+msg_new(enum sink_redis_kind kind, const char *id, size_t id_len, const char *json, size_t len)
+{
+	struct sink_msg *m = malloc(sizeof *m + id_len + 1 + len + 1);
+	char *p;
+
+	if (m == NULL)
+		return NULL;
+	p = m->data;
+	memcpy(p, id_len ? id : "", id_len);
+	p[id_len] = '\0';
+	memcpy(p + id_len + 1, json, len);
+	p[id_len + 1 + len] = '\0';
+	m->next = NULL;
+	m->kind = kind;
+	m->id = p;
+	m->id_len = id_len;
+	m->json = p + id_len + 1;
+	m->json_len = len;
+	m->from_spool = 0;
+	memset(&m->spool_at, 0, sizeof m->spool_at);
+	return m;
+}
+
+/* Reads up to max spooled alerts into a list; *more is 0 once caught up. */
+static size_t
+refill_read(struct sink_redis *s, size_t max, struct sink_msg **first, struct sink_msg **last,
+    int *more, size_t *lost)
+{
+	struct spool_rec rec;
+	struct sink_msg *m;
+	size_t n = 0;
+
+	*first = *last = NULL;
+	*more = 1;
+	while (n < max && (*more = spool_read(s->spool, &rec)) == 1) {
+		if ((m = msg_new(SINK_REDIS_ALERT, rec.id, rec.id_len, rec.json,
+		    rec.json_len)) == NULL) {
+			(*lost)++;
+			continue;
+		}
+		m->from_spool = 1;
+		m->spool_at = rec.start;
+		if (*last != NULL)
+			(*last)->next = m;
+		else
+			*first = m;
+		*last = m;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Moves spooled alerts, oldest first, into the queue, which is empty of
+ * alerts (only stats may have arrived since). Once the spool has nothing
+ * unread, spill ends, under both locks, so a push that is spooling cannot
+ * slip in between. After a restart the first refill is reconciled against
+ * the stream like a broken batch: the previous run may have delivered it
+ * without getting to acknowledge it.
+ */
+static void
+writer_refill(struct sink_redis *s)
+{
+	struct sink_msg *first, *last;
+	struct spool_pos pos;
+	size_t n, room, lost = 0;
+	int more;
+
+	lock_spool(s);
+	lock(s);
+	room = s->queue_cap > s->st.depth ? s->queue_cap - s->st.depth : 1;
+	unlock(s);
+	n = refill_read(s, room < SINK_REDIS_REFILL ? room : SINK_REDIS_REFILL, &first, &last,
+	    &more, &lost);
+	pos = first != NULL ? first->spool_at : spool_read_pos(s->spool);
+	lock(s);
+	if (first != NULL) {
+		if (s->tail != NULL)
+			s->tail->next = first;
+		else
+			s->head = first;
+		s->tail = last;
+		s->st.depth += n;
+		s->spool_in_queue += n;
+	}
+	if (more == 0)
+		s->spill = 0;
+	s->st.dropped += lost;
+	if (s->replay_check && n > 0) {
+		s->replay_check = 0;
+		s->uncertain = s->st.depth < SINK_REDIS_BATCH ? s->st.depth : SINK_REDIS_BATCH;
+	}
+	unlock(s);
+	/* Deletes what is drained; counts alerts lost to malloc as done with. */
+	if (n == 0 || lost > 0)
+		spool_ack(s->spool, pos, lost);
+	lock(s);
+	spool_stats_locked(s);
+	unlock(s);
+	unlock_spool(s);
 }
 
 /* Blocks until there is work or a stop request; returns the batch size. */
 static size_t
 writer_take(struct sink_redis *s)
 {
+	int refill;
+
 	lock(s);
-	while (s->head == NULL && !s->stopping)
+	while (all_delivered(s) && !s->stopping)
 		pthread_cond_wait(&s->cv, &s->mu);
+	refill = s->head == NULL && s->spill;
 	unlock(s);
+	if (refill) {
+		writer_refill(s);
+		if (s->uncertain > 0)
+			return 0;	/* the loop reconciles first */
+	}
 	return queue_peek(s, SINK_REDIS_BATCH);
 }
 
@@ -552,7 +775,7 @@ writer_deliver(struct sink_redis *s, size_t n)
 		return;
 	}
 	broken = writer_read_replies(s, n, &rejected, why, sizeof why) != 0;
-	removed = queue_remove_done(s, n);
+	removed = writer_remove_done(s, n);
 	if (broken) {
 		s->uncertain = n - removed;
 		writer_disconnect(s, why);
@@ -639,7 +862,7 @@ writer_reconcile(struct sink_redis *s)
 		log_warnx("redis: cannot read %s to avoid duplicates (%s); resending %zu alerts",
 		    s->alert_stream, r->str, alerts);
 	freeReplyObject(r);
-	removed = queue_remove_done(s, n);
+	removed = writer_remove_done(s, n);
 	if (removed > 0)
 		log_info("redis: %zu of %zu interrupted alerts had already arrived; not resending them",
 		    removed, alerts);
@@ -659,9 +882,57 @@ writer_report_drops(struct sink_redis *s)
 	cap = s->queue_cap;
 	unlock(s);
 	if (dropped > s->drops_reported && writer_may_log(&s->drops_logged_ms)) {
-		log_warnx("redis: queue full (%zu messages): %llu alerts dropped so far",
-		    cap, (unsigned long long)dropped);
+		if (s->spool == NULL)
+			log_warnx("redis: queue full (%zu messages): %llu alerts dropped so far",
+			    cap, (unsigned long long)dropped);
+		else
+			log_warnx("redis: %llu messages dropped so far (stats while the queue"
+			    " is full, alerts beyond the spool's cap)", (unsigned long long)dropped);
 		s->drops_reported = dropped;
+	}
+}
+
+/*
+ * The spool's news, said by the writer for the packet thread: spilling
+ * began, the cap was hit (once per outage: until the spool drains), a
+ * write failed (rate-limited).
+ */
+static void
+writer_report_spool(struct sink_redis *s)
+{
+	uint64_t refused, failed;
+	int spill, err;
+	size_t cap;
+
+	lock(s);
+	spill = s->spill;
+	refused = s->spool_refused;
+	failed = s->spool_failed;
+	err = s->spool_errno;
+	cap = s->queue_cap;
+	unlock(s);
+	if (spill && !s->spill_logged) {
+		log_warnx("redis: queue full (%zu messages): spilling alerts to the spool in %s",
+		    cap, spool_dirname(s->spool));
+		s->spill_logged = 1;
+	}
+	if (refused > s->spool_refused_reported) {
+		if (!s->spool_full_logged)
+			log_warnx("redis: spool in %s is full: dropping new alerts until Redis"
+			    " takes the backlog (%llu so far)", spool_dirname(s->spool),
+			    (unsigned long long)refused);
+		s->spool_full_logged = 1;
+		s->spool_refused_reported = refused;
+	}
+	if (failed > s->spool_failed_reported && writer_may_log(&s->spool_err_logged_ms)) {
+		log_warnx("redis: cannot write to the spool in %s: %s; %llu alerts lost so far",
+		    spool_dirname(s->spool), strerror(err), (unsigned long long)failed);
+		s->spool_failed_reported = failed;
+	}
+	if (!spill && s->spill_logged) {
+		log_info("redis: spool in %s drained", spool_dirname(s->spool));
+		s->spill_logged = 0;
+		s->spool_full_logged = 0;
 	}
 }
 
@@ -681,6 +952,8 @@ writer_main(void *arg)
 
 	while (!writer_should_exit(s)) {
 		writer_report_drops(s);
+		if (s->spool != NULL)
+			writer_report_spool(s);
 		if (s->ctx == NULL) {
 			if (writer_connect(s) != 0) {
 				writer_backoff(s);
@@ -702,6 +975,85 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* ---- the spool at open and close ---------------------------------------- */
+
+static int
+sink_open_spool(struct sink_redis *s, const struct sink_redis_config *cfg, char *err,
+    size_t errlen)
+{
+	struct spool_stats ss;
+
+	if (cfg->spool_dir == NULL || cfg->spool_dir[0] == '\0')
+		return 0;
+	if ((s->spool = spool_open(cfg->spool_dir, cfg->spool_max_bytes, err, errlen)) == NULL)
+		return -1;
+	spool_get_stats(s->spool, &ss);
+	s->st.spool_bytes = ss.bytes;
+	s->st.spool_pending = ss.pending;
+	if (ss.pending > 0) {
+		/* What a previous run left goes first: new alerts queue behind it. */
+		s->spill = 1;
+		s->spill_logged = 1;	/* said here, not as "queue full" */
+		s->replay_check = 1;
+		log_info("redis: %llu alerts from a previous run in the spool in %s;"
+		    " delivering them first", (unsigned long long)ss.pending, cfg->spool_dir);
+	}
+	return 0;
+}
+
+/* spool_next_fn over the queued alerts that are not on disk yet. */
+static int
+persist_next(void *arg, const char **id, size_t *id_len, const char **json, size_t *json_len)
+{
+	struct sink_msg **cur = arg, *m = *cur;
+
+	while (m != NULL && (m->kind != SINK_REDIS_ALERT || m->from_spool))
+		m = m->next;
+	if (m == NULL) {
+		*cur = NULL;
+		return 0;
+	}
+	*id = m->id;
+	*id_len = m->id_len;
+	*json = m->json;
+	*json_len = m->json_len;
+	*cur = m->next;
+	return 1;
+}
+
+/*
+ * After the writer has stopped: queued alerts that are not on disk go to
+ * the spool, ahead of its unread records (they are older: see the top of
+ * this file); replayed ones just stay unacknowledged there. Returns how many
+ * messages are lost: stats, and alerts the spool could not take.
+ */
+static size_t
+close_persist(struct sink_redis *s)
+{
+	struct sink_msg *m, *cur = s->head;
+	struct spool_stats ss;
+	size_t alerts = 0, others = 0;
+	long kept = 0;
+
+	for (m = s->head; m != NULL; m = m->next)
+		if (!m->from_spool) {
+			alerts += m->kind == SINK_REDIS_ALERT;
+			others += m->kind != SINK_REDIS_ALERT;
+		}
+	if (alerts > 0 && (kept = spool_insert_unread(s->spool, persist_next, &cur)) < 0)
+		kept = 0;
+	s->st.spooled += (uint64_t)kept;
+	spool_get_stats(s->spool, &ss);
+	if ((size_t)kept < alerts)
+		log_warnx("redis: the spool in %s could not take %zu queued alerts at close;"
+		    " they are lost", spool_dirname(s->spool), alerts - (size_t)kept);
+	if (ss.pending > 0)
+		log_info("redis: %llu alerts kept in the spool in %s for the next start",
+		    (unsigned long long)ss.pending, spool_dirname(s->spool));
+	return others + alerts - (size_t)kept;
+}
+
+/* ---- public interface ------------------------------------------------- */
 /* ---- public interface ------------------------------------------------- */
 
 static void
@@ -713,6 +1065,7 @@ sink_free(struct sink_redis *s)
 		next = m->next;
 		free(m);
 	}
+	spool_close(s->spool);
 	free(s->alert_channel);
 	free(s->alert_stream);
 	free(s->stats_channel);
@@ -758,6 +1111,10 @@ sink_redis_open(const struct sink_redis_config *cfg, char *err, size_t errlen)
 		sink_free(s);
 		return NULL;
 	}
+	if (sink_open_spool(s, cfg, err, errlen) != 0) {
+		sink_free(s);
+		return NULL;
+	}
 	/* Timed waits use the monotonic clock, like every deadline here. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -766,15 +1123,47 @@ sink_redis_open(const struct sink_redis_config *cfg, char *err, size_t errlen)
 	pthread_condattr_destroy(&ca);
 	s->fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->spool_mu, NULL);
 	if ((rc = pthread_create(&s->thread, NULL, writer_main, s)) != 0) {
 		snprintf(err, errlen, "redis: cannot start the writer thread: %s", strerror(rc));
 		pthread_cond_destroy(&s->cv);
 		pthread_cond_destroy(&s->exited_cv);
 		pthread_mutex_destroy(&s->mu);
+		pthread_mutex_destroy(&s->spool_mu);
 		sink_free(s);
 		return NULL;
 	}
 	return s;
+}
+
+/* The queue is full (or spilling): the alert goes behind the others, on disk. */
+static int
+push_spool(struct sink_redis *s, const char *id, size_t id_len, const char *json, size_t len)
+{
+	struct spool_stats ss;
+	int rc;
+
+	lock_spool(s);
+	rc = spool_append(s->spool, id_len ? id : "", id_len, json, len);
+	spool_get_stats(s->spool, &ss);
+	lock(s);
+	if (rc == 0) {
+		s->spill = 1;
+		s->st.spooled++;
+		pthread_cond_signal(&s->cv);
+	} else {
+		s->st.dropped++;
+		if (rc == SPOOL_EIO) {
+			s->spool_failed++;
+			s->spool_errno = ss.last_errno;
+		} else
+			s->spool_refused++;
+	}
+	s->st.spool_bytes = ss.bytes;
+	s->st.spool_pending = ss.pending;
+	unlock(s);
+	unlock_spool(s);
+	return rc == 0 ? 0 : -1;
 }
 
 int
@@ -782,40 +1171,32 @@ sink_redis_push(struct sink_redis *s, enum sink_redis_kind kind, const char *id,
     const char *json, size_t len)
 {
 	size_t id_len = id != NULL ? strlen(id) : 0;
-	struct sink_msg *m;
-	char *p;
-
 	/* Allocated before the lock so the writer never waits on malloc. */
-	m = malloc(sizeof *m + id_len + 1 + len + 1);
-	if (m != NULL) {
-		p = m->data;
-		memcpy(p, id_len ? id : "", id_len + 1);
-		memcpy(p + id_len + 1, json, len);
-		p[id_len + 1 + len] = '\0';
-		m->next = NULL;
-		m->kind = kind;
-		m->id = p;
-		m->id_len = id_len;
-		m->json = p + id_len + 1;
-		m->json_len = len;
-	}
+	struct sink_msg *m = msg_new(kind, id, id_len, json, len);
+
 	lock(s);
-	if (m == NULL || s->st.depth >= s->queue_cap) {
+	/* Stats may pass spooled alerts: they are snapshots, not a record. */
+	if (m != NULL && s->st.depth < s->queue_cap && (kind == SINK_REDIS_STATS || !s->spill)) {
+		if (s->tail != NULL)
+			s->tail->next = m;
+		else
+			s->head = m;
+		s->tail = m;
+		s->st.depth++;
+		s->st.queued++;
+		pthread_cond_signal(&s->cv);
+		unlock(s);
+		return 0;
+	}
+	if (kind == SINK_REDIS_STATS || s->spool == NULL) {
 		s->st.dropped++;
 		unlock(s);
 		free(m);
 		return -1;
 	}
-	if (s->tail != NULL)
-		s->tail->next = m;
-	else
-		s->head = m;
-	s->tail = m;
-	s->st.depth++;
-	s->st.queued++;
-	pthread_cond_signal(&s->cv);
 	unlock(s);
-	return 0;
+	free(m);
+	return push_spool(s, id, id_len, json, len);
 }
 
 void
@@ -848,7 +1229,7 @@ sink_redis_close(struct sink_redis *s, int drain_ms)
 		shutdown(s->fd, SHUT_RDWR);
 	unlock(s);
 	OF_ASSERT(pthread_join(s->thread, NULL) == 0);
-	left = s->st.depth;
+	left = s->spool != NULL ? close_persist(s) : s->st.depth;
 	dropped = s->st.dropped;
 	if (left > 0 || dropped > 0)
 		log_warnx("redis: closing with %zu messages undelivered, %llu dropped",
@@ -856,6 +1237,7 @@ sink_redis_close(struct sink_redis *s, int drain_ms)
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->exited_cv);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->spool_mu);
 	sink_free(s);
 	return left;
 }

@@ -130,5 +130,37 @@ else
 	notok unreachable_redis_is_reported_and_exit_status_says_so "exit $rc" "$(grep -v '^{' "$tmp/err3" | head -5)"
 fi
 
+# --- 4. spool: Redis down for a whole run; the next start delivers it all ----
+redis-cli -p "$port" DEL outflow:alerts:stream >/dev/null
+redis_stop "$REDIS_PID"
+spool="$tmp/spool"
+"$outflow" -r "$cap" -q --stats-interval 0 --rules "$rules" --redis "$url" -o "$tmp/file4.json" \
+	--redis-queue 4 --spool-dir "$spool" --redis-drain 300 2>"$tmp/err4"
+rc=$?
+n_file=$(wc -l <"$tmp/file4.json")
+if [ $rc -eq 0 ] && ls "$spool"/outflow-spool-*.log >/dev/null 2>&1 && grep -q 'kept in the spool' "$tmp/err4"; then
+	ok "alerts_beyond_the_queue_are_kept_in_the_spool_at_exit ($n_file alerts)"
+else
+	notok alerts_beyond_the_queue_are_kept_in_the_spool_at_exit "exit $rc" "$(grep -v '^{' "$tmp/err4" | tail -5)"
+fi
+redis_start "$tmp/redis" "$port" --appendonly yes --appendfsync always || notok spool "restart failed"
+head -c 24 "$cap" >"$tmp/empty.pcap"	# a capture with no packets: only the spool has alerts
+"$outflow" -r "$tmp/empty.pcap" -q --stats-interval 0 --rules "$rules" --redis "$url" \
+	--spool-dir "$spool" -o /dev/null 2>"$tmp/err5"
+rc=$?
+stream_alerts outflow:alerts:stream >"$tmp/stream4.json"
+if [ $rc -eq 0 ] && cmp -s "$tmp/file4.json" "$tmp/stream4.json"; then
+	ok "next_start_delivers_the_spool_in_order_exactly_once ($(grep -c . "$tmp/stream4.json") alerts)"
+else
+	notok next_start_delivers_the_spool_in_order_exactly_once "exit $rc, file $n_file, stream $(grep -c . "$tmp/stream4.json")" "$(grep -v '^{' "$tmp/err5" | tail -5)"
+fi
+chmod 0777 "$spool"
+if ! "$outflow" -r "$tmp/empty.pcap" -q --rules "$rules" --redis "$url" --spool-dir "$spool" -o /dev/null 2>"$tmp/err6" &&
+    grep -q 'world-writable' "$tmp/err6"; then
+	ok world_writable_spool_directory_is_refused
+else
+	notok world_writable_spool_directory_is_refused "$(cat "$tmp/err6")"
+fi
+
 echo "redis_e2e: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_redis_sink.sh - the Redis sink against real redis-server instances.
 #
-# Builds tests/integration/redis_sink_outage.c with sensor/sink_redis.c and
-# sensor/log.c only (so another module being mid-edit cannot break it), by
+# Builds tests/integration/redis_sink_outage.c with sensor/sink_redis.c,
+# sensor/spool.c, sensor/redis_url.c and sensor/log.c only (so another
+# module being mid-edit cannot break it), by
 # default under ASan+UBSan+LSan; SAN='-fsanitize=thread' or SAN='' to change.
 # Each case starts its own server on a free loopback port in a private temp
 # dir; everything started is stopped on exit, whatever happens.
@@ -50,7 +51,8 @@ say() { echo "# $*" >&2; }
 
 # shellcheck disable=SC2086 # SAN and WARN are flag lists
 if ! ${CC:-cc} -std=gnu11 -O1 -g $WARN $SAN -D_GNU_SOURCE -Isensor -o "$PROG" \
-    tests/integration/redis_sink_outage.c sensor/sink_redis.c sensor/log.c \
+    tests/integration/redis_sink_outage.c sensor/sink_redis.c sensor/spool.c \
+    sensor/redis_url.c sensor/log.c \
     -lhiredis -lpthread; then
 	result 1 "build redis_sink_outage"
 	echo "$PASS passed, $FAIL failed"
@@ -282,6 +284,180 @@ case_killed() {
 	sanitizer_clean "$dir/err"
 }
 
+# no_segments DIR: the spool is empty on disk (delivered segments deleted).
+no_segments() {
+	local left
+	left=$(find "$1" -name 'outflow-spool-*' | wc -l)
+	[ "$left" = 0 ] || { say "$left spool files left in $1"; return 1; }
+}
+
+# g. an outage longer than the memory queue: queue_cap 50, 500 alerts
+# pushed while the server is down spill to the spool; all 500 arrive, once,
+# in order, when it is back, and the spool is emptied.
+case_spill() {
+	local port dir=$TMP/spill
+	port=$(redis_free_port) || return 1
+	mkdir -p "$dir"
+	run_prog "$dir/out" "$dir/err" "redis://127.0.0.1:$port" 500 0 50 15000 g \
+	    "spool=$dir/spool"
+	wait_for '^pushed' "$dir/out" 5 || { say "program did not push"; return 1; }
+	grep -q 'pushed accepted=500 refused=0' "$dir/out" ||
+		{ say "$(grep pushed "$dir/out")"; return 1; }
+	sleep 0.5
+	redis_start "$dir" "$port" || return 1
+	wait "$PROG_PID"
+	cat "$dir/err" >&2
+	say "$(grep delivered= "$dir/out")"
+	expect_stats "$dir/out" 500 0 0 || return 1
+	[ "$(field spooled "$dir/out")" -ge 400 ] || { say "spooled < 400"; return 1; }
+	[ "$(field replayed "$dir/out")" = "$(field spooled "$dir/out")" ] ||
+		{ say "replayed != spooled"; return 1; }
+	[ "$(field spool_pending "$dir/out")" = 0 ] && [ "$(field spool_bytes "$dir/out")" = 0 ] ||
+		{ say "spool not empty"; return 1; }
+	grep -q 'spilling alerts to the spool' "$dir/err" || { say "spill not logged"; return 1; }
+	check_stream 500 g redis-cli -p "$port" || return 1
+	no_segments "$dir/spool" || return 1
+	sanitizer_clean "$dir/err"
+}
+
+# h. restart: 300 alerts pushed while the server is down (50 in memory,
+# 250 spooled), the program exits; a new one, server up, no new alerts,
+# delivers the 300 once, in order: the 50 from memory were kept too.
+case_restart() {
+	local port dir=$TMP/restart
+	port=$(redis_free_port) || return 1
+	mkdir -p "$dir"
+	run_prog "$dir/out1" "$dir/err1" "redis://127.0.0.1:$port" 300 0 50 300 h \
+	    "spool=$dir/spool"
+	wait "$PROG_PID"
+	cat "$dir/err1" >&2
+	grep -q 'pushed accepted=300 refused=0' "$dir/out1" &&
+	    grep -q '300 alerts kept in the spool' "$dir/err1" &&
+	    [ "$(field undelivered "$dir/out1")" = 0 ] ||
+		{ say "first run: $(grep -h 'delivered=\|pushed' "$dir/out1")"; return 1; }
+	redis_start "$dir" "$port" || return 1
+	run_prog "$dir/out2" "$dir/err2" "redis://127.0.0.1:$port" 0 0 50 10000 h \
+	    "spool=$dir/spool"
+	wait "$PROG_PID"
+	cat "$dir/err2" >&2
+	say "second run: $(grep delivered= "$dir/out2")"
+	grep -q '300 alerts from a previous run' "$dir/err2" ||
+		{ say "previous run's spool not announced"; return 1; }
+	[ "$(field delivered "$dir/out2")" = 300 ] && [ "$(field replayed "$dir/out2")" = 300 ] &&
+	    [ "$(field spool_pending "$dir/out2")" = 0 ] ||
+		{ say "second run did not replay 300"; return 1; }
+	check_stream 300 h redis-cli -p "$port" || return 1
+	no_segments "$dir/spool" || return 1
+	sanitizer_clean "$dir/err1" && sanitizer_clean "$dir/err2"
+}
+
+# i. restart with new alerts: what the previous run spooled goes first.
+case_restart_new() {
+	local port dir=$TMP/restart2
+	port=$(redis_free_port) || return 1
+	mkdir -p "$dir"
+	run_prog "$dir/out1" "$dir/err1" "redis://127.0.0.1:$port" 200 0 30 200 i \
+	    "spool=$dir/spool"
+	wait "$PROG_PID"
+	redis_start "$dir" "$port" || return 1
+	run_prog "$dir/out2" "$dir/err2" "redis://127.0.0.1:$port" 300 0 30 10000 i \
+	    "spool=$dir/spool" start=200
+	wait "$PROG_PID"
+	cat "$dir/err1" "$dir/err2" >&2
+	say "second run: $(grep delivered= "$dir/out2")"
+	[ "$(field delivered "$dir/out2")" = 500 ] && [ "$(field dropped "$dir/out2")" = 0 ] ||
+		{ say "second run did not deliver 500"; return 1; }
+	check_stream 500 i redis-cli -p "$port" || return 1
+	no_segments "$dir/spool" || return 1
+	sanitizer_clean "$dir/err1" && sanitizer_clean "$dir/err2"
+}
+
+# j. the spool's cap: 8 KiB holds ~80 alerts; the rest are dropped,
+# counted, and said once; what was accepted arrives in order.
+case_spool_cap() {
+	local port dir=$TMP/cap acc ref
+	port=$(redis_free_port) || return 1
+	mkdir -p "$dir"
+	run_prog "$dir/out" "$dir/err" "redis://127.0.0.1:$port" 500 0 50 15000 j \
+	    "spool=$dir/spool" spool_max=8192
+	wait_for '^pushed' "$dir/out" 5 || { say "program did not push"; return 1; }
+	acc=$(field accepted "$dir/out"); ref=$(field refused "$dir/out")
+	[ "$ref" -gt 0 ] && [ $((acc + ref)) = 500 ] || { say "accepted=$acc refused=$ref"; return 1; }
+	wait_for 'spool in .* is full: dropping new alerts' "$dir/err" 5 ||
+		{ say "no 'spool full' warning"; return 1; }
+	redis_start "$dir" "$port" || return 1
+	wait "$PROG_PID"
+	cat "$dir/err" >&2
+	say "$(grep delivered= "$dir/out")"
+	expect_stats "$dir/out" "$acc" "$ref" 0 || return 1
+	[ "$(grep -c 'is full: dropping' "$dir/err")" = 1 ] || { say "warned more than once"; return 1; }
+	check_stream "$acc" j redis-cli -p "$port" || return 1
+	sanitizer_clean "$dir/err"
+}
+
+# k. an unsafe spool directory is refused at open.
+case_spool_unsafe() {
+	local dir=$TMP/unsafe rc=0
+	mkdir -p "$dir/ww" && chmod 0777 "$dir/ww" && ln -s "$dir/ww" "$dir/link"
+	"$PROG" redis://127.0.0.1:1 1 0 10 100 k "spool=$dir/ww" >"$dir/out1" 2>"$dir/err1" && rc=1
+	grep -q 'world-writable' "$dir/err1" || rc=1
+	"$PROG" redis://127.0.0.1:1 1 0 10 100 k "spool=$dir/link" >"$dir/out2" 2>"$dir/err2" && rc=1
+	grep -q 'symlink' "$dir/err2" || rc=1
+	[ $rc = 0 ] || { say "$(cat "$dir/err1" "$dir/err2")"; return 1; }
+}
+
+# l. spool and broken pipelines together: queue_cap 64, the server stopped
+# for a second and connections killed throughout: each id once, in order.
+case_spool_killed() {
+	local port dir=$TMP/spoolkill pid kills=0 i
+	local aof=(--appendonly yes --appendfsync always)
+	port=$(redis_free_port) && redis_start "$dir" "$port" "${aof[@]}" || return 1
+	pid=$REDIS_PID
+	run_prog "$dir/out" "$dir/err" "redis://127.0.0.1:$port" 8000 100 64 20000 l \
+	    "spool=$dir/spool"
+	sleep 0.3
+	redis_stop "$pid"
+	sleep 1
+	redis_start "$dir" "$port" "${aof[@]}" || return 1
+	for i in $(seq 1 40); do
+		redis-cli -p "$port" CLIENT KILL TYPE normal >/dev/null 2>&1 && kills=$((kills + 1))
+		sleep 0.02
+	done
+	wait "$PROG_PID"
+	say "$kills kills; $(grep delivered= "$dir/out")"
+	expect_stats "$dir/out" 8000 0 0 || return 1
+	[ "$(field spooled "$dir/out")" -gt 0 ] || { say "nothing spooled"; return 1; }
+	check_stream 8000 l redis-cli -p "$port" || return 1
+	no_segments "$dir/spool" || return 1
+	sanitizer_clean "$dir/err"
+}
+
+# m. SIGKILL mid-replay, then a restart: the replayed-but-unacknowledged
+# batch is reconciled against the stream, so each id still arrives once.
+case_spool_crash() {
+	local port dir=$TMP/crash i
+	port=$(redis_free_port) || return 1
+	mkdir -p "$dir"
+	run_prog "$dir/out1" "$dir/err1" "redis://127.0.0.1:$port" 20000 0 64 200 m \
+	    "spool=$dir/spool"
+	wait "$PROG_PID"
+	redis_start "$dir" "$port" || return 1
+	run_prog "$dir/out2" "$dir/err2" "redis://127.0.0.1:$port" 0 0 64 20000 m \
+	    "spool=$dir/spool"
+	for i in $(seq 1 2000); do
+		[ "$(redis-cli -p "$port" XLEN "$STREAM")" -ge 3000 ] && break
+	done
+	kill -KILL "$PROG_PID"; wait "$PROG_PID" 2>/dev/null
+	say "killed at XLEN $(redis-cli -p "$port" XLEN "$STREAM")"
+	run_prog "$dir/out3" "$dir/err3" "redis://127.0.0.1:$port" 0 0 64 20000 m \
+	    "spool=$dir/spool"
+	wait "$PROG_PID"
+	cat "$dir/err3" >&2
+	check_stream 20000 m redis-cli -p "$port" || return 1
+	no_segments "$dir/spool" || return 1
+	sanitizer_clean "$dir/err1" && sanitizer_clean "$dir/err3"
+}
+
 # Each case's servers stop when it ends (and on any exit, by the trap).
 run_case() {
 	"$1"
@@ -295,6 +471,13 @@ run_case case_overflow "overflow: queue_cap 100, 150 pushed while down: 50 dropp
 run_case case_auth "auth: no sanitizer reports"
 run_case case_unix "unix socket: delivers to the selected db"
 run_case case_killed "killed connections: exactly once across interrupted pipelines"
+run_case case_spill "spool: queue_cap 50, 500 pushed while down: all arrive once, in order, spool emptied"
+run_case case_restart "spool: exit while down, restart: the 300 kept alerts arrive once, in order"
+run_case case_restart_new "spool: restart with new alerts: the spooled ones arrive first"
+run_case case_spool_cap "spool: cap reached: drops counted and warned once, the rest in order"
+run_case case_spool_killed "spool: outage and killed connections together: each id once, in order"
+run_case case_spool_crash "spool: killed (SIGKILL) mid-replay, restarted: each id once, in order"
+run_case case_spool_unsafe "spool: a world-writable or symlinked directory is refused"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

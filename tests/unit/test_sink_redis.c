@@ -3,11 +3,13 @@
  * queue's promises (bounded, drops counted, close bounded by its deadline)
  * against a closed port, an address that never answers and a server that
  * accepts but never replies. Delivery itself is tested against a real
- * server in tests/integration/test_redis_sink.sh.
+ * server in tests/integration/test_redis_sink.sh. With a spool: overflow
+ * goes to disk, in order, and close keeps what memory held.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -15,6 +17,7 @@
 
 #include "log.h"
 #include "sink_redis.h"
+#include "spool.h"
 #include "t.h"
 
 static long
@@ -354,6 +357,75 @@ test_close_with_empty_queue_is_immediate(void)
 	CHECK(elapsed_ms(&t0) < 500);
 }
 
+static void
+test_full_queue_spills_to_spool_and_close_keeps_all_in_order(void)
+{
+	struct sink_redis_config cfg = { .queue_cap = 16, .connect_timeout_ms = 200 };
+	struct sink_redis_stats st;
+	struct sink_redis *s;
+	struct spool_rec r;
+	struct spool *sp;
+	char url[64], err[256], dir[128], lock[192], id[16], json[64];
+	int fd, port, in_order = 1;
+
+	snprintf(dir, sizeof dir, "/tmp/outflow-sink-spool.XXXXXX");
+	CHECK(mkdtemp(dir) != NULL);
+	fd = loopback_socket(0, &port);
+	CHECK(fd >= 0);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+	cfg.url = url;
+	cfg.spool_dir = dir;
+	s = sink_redis_open(&cfg, err, sizeof err);
+	CHECK(s != NULL);
+	if (s == NULL)
+		return;
+	for (int i = 0; i < 100; i++) {
+		snprintf(id, sizeof id, "a%03d", i);
+		snprintf(json, sizeof json, "{\"id\":\"a%03d\"}", i);
+		CHECK(sink_redis_push(s, SINK_REDIS_ALERT, id, json, strlen(json)) == 0);
+	}
+	/* Stats are never spooled: with the queue full they are dropped. */
+	CHECK(sink_redis_push(s, SINK_REDIS_STATS, NULL, "{}", 2) == -1);
+	sink_redis_get_stats(s, &st);
+	CHECK_EQ_U(st.queued, 16);
+	CHECK_EQ_U(st.spooled, 84);
+	CHECK_EQ_U(st.spool_pending, 84);
+	CHECK(st.spool_bytes > 84 * 20);
+	CHECK_EQ_U(st.dropped, 1);
+	CHECK_EQ_U(st.depth, 16);
+	/* Nothing lost: the 16 in memory go to the spool, ahead of the 84. */
+	CHECK_EQ_U(sink_redis_close(s, 100), 0);
+	close(fd);
+
+	sp = spool_open(dir, 0, err, sizeof err);
+	CHECK(sp != NULL);
+	if (sp == NULL)
+		return;
+	for (int i = 0; i < 100; i++) {
+		snprintf(id, sizeof id, "a%03d", i);
+		if (spool_read(sp, &r) != 1 || strcmp(r.id, id) != 0)
+			in_order = 0;
+	}
+	CHECK(in_order);
+	CHECK(spool_read(sp, &r) == 0);
+	CHECK(spool_ack(sp, spool_read_pos(sp), 100) == 0);
+	spool_close(sp);
+	CHECK(rmdir(dir) != 0);		/* the lock file is still there */
+	snprintf(lock, sizeof lock, "%s/outflow-spool.lock", dir);
+	unlink(lock);
+	CHECK(rmdir(dir) == 0);		/* and nothing else */
+}
+
+static void
+test_open_refuses_unsafe_spool_dir(void)
+{
+	struct sink_redis_config cfg = { .url = "redis://127.0.0.1:1", .spool_dir = "/tmp" };
+	char err[256] = "";
+
+	CHECK(sink_redis_open(&cfg, err, sizeof err) == NULL);
+	CHECK(strstr(err, "world-writable") != NULL);
+}
+
 T_MAIN("sink_redis",
     T(test_url_defaults_port_6379_db_0),
     T(test_url_user_password_port_db),
@@ -370,4 +442,6 @@ T_MAIN("sink_redis",
     T(test_full_queue_drops_and_close_returns_undelivered),
     T(test_close_respects_deadline_while_connecting),
     T(test_close_respects_deadline_with_silent_server),
-    T(test_close_with_empty_queue_is_immediate))
+    T(test_close_with_empty_queue_is_immediate),
+    T(test_full_queue_spills_to_spool_and_close_keeps_all_in_order),
+    T(test_open_refuses_unsafe_spool_dir))
