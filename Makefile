@@ -4,6 +4,8 @@
 #   make test         the whole test suite (tests/run.sh)
 #   make asan         ASan+UBSan+LSan build in build/asan/ (sensor and unit tests)
 #   make bench        the benchmark (not a test): outflow vs libpcap loop vs ndpiReader
+#   make fuzz         every libFuzzer target for FUZZ_SECONDS (default 300) each
+#   make soak         replay the sample captures in a loop, watch memory (SOAK_MINUTES)
 #   make clean
 #
 # Every module in sensor/ except main.c goes into build/liboutflow.a, so unit
@@ -29,7 +31,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all tests tools test asan bench bench-live fuzz clean
+.PHONY: all tests tools test asan bench fuzz soak clean
 all: $(BUILD)/outflow tools tests
 
 $(BUILD)/obj/%.o: sensor/%.c | $(BUILD)/obj
@@ -65,8 +67,11 @@ asan:
 bench: all
 	tests/bench/run.sh
 
-bench-live: all
-	tests/bench/live.sh
+fuzz:
+	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),300)
+
+soak: all
+	tests/soak.sh $(or $(SOAK_MINUTES),10)
 
 clean:
 	rm -rf build

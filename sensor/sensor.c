@@ -565,6 +565,8 @@ sensor_run(struct sensor *s)
 		} else if (rc == CAPTURE_EOF) {
 			break;
 		} else if (rc == CAPTURE_ERROR) {
+			if (sensor_stop_requested)
+				break;	/* the stop signal interrupted a read: not an input error */
 			s->c.capture_errors++;
 			log_warnx("%s: read error after %" PRIu64 " packets: %s; "
 			    "delivering the alerts found so far", s->cfg.cap.file ? s->cfg.cap.file : s->cfg.cap.iface,

@@ -41,6 +41,7 @@ part "robustness: public captures" tests/integration/shared_pcaps.sh
 part "redis sink" tests/integration/test_redis_sink.sh
 part "redis end to end" tests/integration/test_redis_e2e.sh
 part "live capture (network namespace)" tests/integration/test_live.sh
+part "signals: graceful and immediate stop" tests/integration/test_signals.sh
 
 if [ -z "${TESTS_QUICK:-}" ]; then
 	echo "=== building the ASan+UBSan sensor (build/asan)"
