@@ -97,30 +97,37 @@ detect_free(struct detect *d)
 	free(d);
 }
 
-/* Resolves the nDPI names of one except term; -1 with a message on an unknown one. */
+/*
+ * Resolves the nDPI names of one except term. Every unknown name is added
+ * to err (one "file:line:col: ..." line each); returns the number of them,
+ * or -1 out of memory.
+ */
 static int
 resolve_term(struct detect *d, const struct rule *r, const struct rule_term *t,
     struct resolved *out, const char *file, char *err, size_t errlen)
 {
+	int bad = 0;
+
 	if (t->kind != RULE_TERM_APP_IN && t->kind != RULE_TERM_CATEGORY_IN)
 		return 0;
 	out->ids = calloc(t->nnames ? t->nnames : 1, sizeof *out->ids);
-	if (out->ids == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if (out->ids == NULL)
 		return -1;
-	}
 	for (size_t i = 0; i < t->nnames; i++) {
 		int id = t->kind == RULE_TERM_APP_IN ? dpi_proto_lookup(d->dpi, t->names[i])
 		    : dpi_category_lookup(d->dpi, t->names[i]);
 		if (id < 0) {
-			snprintf(err, errlen, "%s:%u: rule %s: nDPI knows no %s named '%s'", file,
-			    r->line, r->name, t->kind == RULE_TERM_APP_IN ? "application" : "category",
-			    t->names[i]);
-			return -1;
+			size_t used = strlen(err);
+			snprintf(err + used, errlen - used, "%s%s:%u:%u: rule %s: nDPI knows no %s named '%s'",
+			    used ? "\n" : "", file, t->pos ? t->pos[i].line : r->line,
+			    t->pos ? t->pos[i].col : 1, r->name,
+			    t->kind == RULE_TERM_APP_IN ? "application" : "category", t->names[i]);
+			bad++;
+			continue;
 		}
 		out->ids[out->n++] = id;
 	}
-	return 0;
+	return bad;
 }
 
 int
@@ -130,6 +137,10 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 	uint64_t *hashes = calloc(rs->nrules ? rs->nrules : 1, sizeof *hashes);
 	const char *file = rs->source ? rs->source : "rules";
 
+	int bad = 0;
+
+	if (errlen > 0)
+		err[0] = '\0';
 	if (res == NULL || hashes == NULL)
 		goto oom;
 	for (size_t i = 0; i < rs->nrules; i++) {
@@ -138,10 +149,15 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 		res[i] = calloc(r->nexcept ? r->nexcept : 1, sizeof **res);
 		if (res[i] == NULL)
 			goto oom;
-		for (size_t t = 0; t < r->nexcept; t++)
-			if (resolve_term(d, r, &r->except[t], &res[i][t], file, err, errlen) != 0)
-				goto fail;
+		for (size_t t = 0; t < r->nexcept; t++) {
+			int n = resolve_term(d, r, &r->except[t], &res[i][t], file, err, errlen);
+			if (n < 0)
+				goto oom;
+			bad += n;
+		}
 	}
+	if (bad > 0)
+		goto fail;
 	if (d->rs)
 		resolved_free(d->res, d->rs);
 	free(d->rule_hash);

@@ -46,8 +46,9 @@ void detect_free(struct detect *d);
 
 /*
  * Installs a rule set (not owned: the caller keeps it alive until the next
- * install). Checks the nDPI names its except clauses use; on an unknown one
- * returns -1 with "file:line: ..." in err and keeps the previous set.
+ * install). Checks the nDPI names its except clauses use; on unknown ones
+ * returns -1 with one "file:line:col: ..." line per name in err and keeps
+ * the previous set.
  * Engagements survive (they are keyed by rule name).
  */
 int detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t errlen);

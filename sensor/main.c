@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "detect.h"
+#include "dpi.h"
 #include "log.h"
 #include "rules.h"
 #include "sensor.h"
@@ -239,6 +241,20 @@ check_rules(const char *path, struct sensor_config *cfg)
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msgs[i]);
 		fprintf(stderr, "%s: %zu error%s\n", path, errs.n, errs.n == 1 ? "" : "s");
+		rules_errors_free(&errs);
+		return 1;
+	}
+	/* nDPI names in except clauses are checked against nDPI itself. */
+	char err[4096];
+	struct dpi *dpi = dpi_new(err, sizeof err);
+	struct detect_config dc = { .sensor_name = "check", .max_engaged = 16 };
+	struct detect *det = dpi ? detect_new(&dc, dpi, NULL, NULL, err, sizeof err) : NULL;
+	int bad = det == NULL || detect_set_rules(det, rs, err, sizeof err) != 0;
+	detect_free(det);
+	dpi_free(dpi);
+	if (bad) {
+		fprintf(stderr, "%s\n%s: rules not valid\n", err, path);
+		ruleset_free(rs);
 		rules_errors_free(&errs);
 		return 1;
 	}

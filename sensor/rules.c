@@ -817,6 +817,7 @@ name_item(struct parser *P, const struct tok *t, void *ctx)
 	struct name_list *nl = ctx;
 	struct rule_term *term = nl->term;
 	char qb[64], **names;
+	struct rule_pos *pos;
 	char *s;
 
 	if (t->type != TK_WORD && t->type != TK_STRING) {
@@ -839,6 +840,16 @@ name_item(struct parser *P, const struct tok *t, void *ctx)
 		return -1;
 	}
 	term->names = names;
+	pos = realloc(term->pos, (term->nnames + 1) * sizeof *pos);
+	if (pos == NULL) {
+		free(s);
+		oom(P, t);
+		return -1;
+	}
+	term->pos = pos;
+	/* A name that came from a $VAR is reported where the variable is used. */
+	pos[term->nnames].line = t->ref_var >= 0 || t->line == 0 ? t->ref_line : t->line;
+	pos[term->nnames].col = t->ref_var >= 0 || t->line == 0 ? t->ref_col : t->col;
 	names[term->nnames++] = s;
 	return 0;
 }
@@ -1643,6 +1654,7 @@ ruleset_free(struct ruleset *rs)
 			for (size_t k = 0; k < t->nnames; k++)
 				free(t->names[k]);
 			free(t->names);
+			free(t->pos);
 			free(t->ports);
 		}
 		free(r->except);

@@ -44,10 +44,16 @@ enum rule_term_kind {
 	RULE_TERM_PORT_IN	/* dest_port in (443, 8443) */
 };
 
+/* Where a name was written, for messages about it after parsing. */
+struct rule_pos {
+	unsigned line, col;
+};
+
 struct rule_term {
 	enum rule_term_kind kind;
 	struct netset *net;	/* RULE_TERM_DEST_IN (owned) */
 	char **names;		/* globs / app / category names (owned) */
+	struct rule_pos *pos;	/* where each name stands (owned, parallel to names) */
 	size_t nnames;
 	uint16_t *ports;	/* RULE_TERM_PORT_IN (owned) */
 	size_t nports;

@@ -43,6 +43,23 @@ if [ $rc -ne 0 ] && echo "$out" | grep -q "bad.rules:3:15: " && echo "$out" | gr
 else
 	notok bad_rules_report_every_error_with_file_line_col "exit $rc" "$out"
 fi
+cat >"$tmp/apps.rules" <<'R'
+var APPS = Dropbox, NoSuchCloud
+rule c {
+    category  cloud-upload
+    when      dest.out.bytes[10min] > 1 MB
+    except    app in (Dropbx) or app_category in (Cloud) or app in $APPS
+    severity  high
+    message   "m"
+}
+R
+out=$("$outflow" --check-rules "$tmp/apps.rules" 2>&1); rc=$?
+if [ $rc -ne 0 ] && echo "$out" | grep -q "apps.rules:5:23: rule c: nDPI knows no application named 'Dropbx'" &&
+    echo "$out" | grep -q "apps.rules:5:68: .*'NoSuchCloud'" && ! echo "$out" | grep -q "'Cloud'"; then
+	ok unknown_ndpi_names_are_reported_with_file_line_col
+else
+	notok unknown_ndpi_names_are_reported_with_file_line_col "exit $rc" "$out"
+fi
 out=$("$outflow" -r pcaps/breach.pcap --rules "$tmp/bad.rules" -o /dev/null 2>&1); rc=$?
 if [ $rc -ne 0 ] && echo "$out" | grep -q 'bad.rules:3:15' && ! echo "$out" | grep -q 'reading pcaps'; then
 	ok invalid_rules_stop_the_sensor_before_capture
