@@ -42,6 +42,7 @@ part "redis sink" tests/integration/test_redis_sink.sh
 part "redis end to end" tests/integration/test_redis_e2e.sh
 part "live capture (network namespace)" tests/integration/test_live.sh
 part "signals: graceful and immediate stop" tests/integration/test_signals.sh
+part "truncated capture file" tests/integration/test_truncated.sh
 
 if [ -z "${TESTS_QUICK:-}" ]; then
 	echo "=== building the ASan+UBSan sensor (build/asan)"
@@ -51,6 +52,12 @@ if [ -z "${TESTS_QUICK:-}" ]; then
 		part "unit tests (ASan+UBSan)" unit_tests build/asan/tests
 		part "golden tests (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/golden/run.sh
 		part "robustness (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/shared_pcaps.sh
+		part "rules from the command line (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/check_rules.sh
+		part "sliced captures (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_sliced.sh
+		part "redis end to end (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_redis_e2e.sh
+		part "signals (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_signals.sh
+		part "truncated capture file (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_truncated.sh
+		part "live capture (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_live.sh
 	else
 		cat "$log.asan"
 		echo "not ok - ASan build failed" | tee -a "$log"

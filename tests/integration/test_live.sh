@@ -40,15 +40,17 @@ ip netns exec "$ns" ethtool -K tap1 tso off gso off gro off tx off rx off >/dev/
 # shellcheck disable=SC2086
 "$outflow" -r "$cap" -q --stats-interval 0 -o "$tmp/offline.json" $scaled 2>/dev/null
 # shellcheck disable=SC2086
+mkdir -m 0755 "$tmp/jail"
 ip netns exec "$ns" "$outflow" -i tap1 -B 64 -q --stats-interval 0 -o "$tmp/live.json" $scaled \
-	2>"$tmp/live.err" &
+	--chroot "$tmp/jail" 2>"$tmp/live.err" &
 OPID=$!
 for _ in $(seq 1 50); do grep -q 'reading tap1' "$tmp/live.err" && break; sleep 0.1; done
 user=$(ps -o user= -p "$OPID" | tr -d ' ')
-if [ "$user" = nobody ] && grep -q 'running as nobody' "$tmp/live.err"; then
-	ok root_live_capture_drops_to_nobody_before_the_first_packet
+root=$(readlink "/proc/$OPID/root")
+if [ "$user" = nobody ] && grep -q 'running as nobody in' "$tmp/live.err" && [ "$root" = "$tmp/jail" ]; then
+	ok root_live_capture_drops_to_nobody_in_a_chroot_before_the_first_packet
 else
-	notok root_live_capture_drops_to_nobody_before_the_first_packet "runs as '$user'"
+	notok root_live_capture_drops_to_nobody_in_a_chroot_before_the_first_packet "runs as '$user' in '$root'"
 fi
 # Sliced sample frames are padded back to their original length first, so
 # the live sensor sees on the wire the volumes the capture recorded.
