@@ -57,7 +57,10 @@ if [ -z "${TESTS_QUICK:-}" ]; then
 		part "redis end to end (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_redis_e2e.sh
 		part "signals (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_signals.sh
 		part "truncated capture file (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_truncated.sh
-		part "live capture (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_live.sh
+		# LeakSanitizer cannot inspect a process that dropped root into a chroot
+		# (it needs /proc/self); ASan and UBSan still watch every access there.
+		part "live capture (ASan+UBSan)" env OUTFLOW=build/asan/outflow \
+			ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 tests/integration/test_live.sh
 	else
 		cat "$log.asan"
 		echo "not ok - ASan build failed" | tee -a "$log"
