@@ -590,6 +590,20 @@ test_null_and_loop_accept_every_family_in_both_orders(void)
 	CHECK_EQ_U(dec(DLT_NULL, &b, &p), DECODE_BAD_IP_VERSION);
 }
 
+/* The same UDP datagram as bare IPv4 and bare IPv6 packets (raw link types). */
+static void
+udp_pair(struct pb *b4, struct pb *b6)
+{
+	pb_init(b4);
+	put_ip4(b4, IPPROTO_UDP, 0, 0);
+	put_udp(b4, 1, 53);
+	pb_finish(b4);
+	pb_init(b6);
+	put_ip6(b6, IPPROTO_UDP);
+	put_udp(b6, 1, 53);
+	pb_finish(b6);
+}
+
 static void
 test_raw_links_take_version_from_nibble(void)
 {
@@ -597,14 +611,7 @@ test_raw_links_take_version_from_nibble(void)
 	struct pb b4, b6;
 	struct pkt p;
 
-	pb_init(&b4);
-	put_ip4(&b4, IPPROTO_UDP, 0, 0);
-	put_udp(&b4, 1, 53);
-	pb_finish(&b4);
-	pb_init(&b6);
-	put_ip6(&b6, IPPROTO_UDP);
-	put_udp(&b6, 1, 53);
-	pb_finish(&b6);
+	udp_pair(&b4, &b6);
 	for (int i = 0; i < 4; i++) {
 		CHECK(decode_dlt_supported(raw[i]));
 		CHECK_EQ_U(dec(raw[i], &b4, &p), DECODE_OK);
@@ -624,14 +631,7 @@ test_raw_v4_v6_links_reject_the_other_version(void)
 	struct pb b4, b6;
 	struct pkt p;
 
-	pb_init(&b4);
-	put_ip4(&b4, IPPROTO_UDP, 0, 0);
-	put_udp(&b4, 1, 53);
-	pb_finish(&b4);
-	pb_init(&b6);
-	put_ip6(&b6, IPPROTO_UDP);
-	put_udp(&b6, 1, 53);
-	pb_finish(&b6);
+	udp_pair(&b4, &b6);
 	CHECK_EQ_U(dec(DLT_IPV6, &b4, &p), DECODE_BAD_IP_VERSION);
 	CHECK_EQ_U(dec(DLT_IPV4, &b6, &p), DECODE_BAD_IP_VERSION);
 }
