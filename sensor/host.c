@@ -52,7 +52,7 @@ win_advance(struct win_clock *clk, uint64_t *min, uint64_t *hour, size_t width, 
 
 /*
  * Sum of counter c over the buckets covering window_s up to now: whole
- * minutes up to an hour, whole hours beyond (rules.c enforces that).
+ * minutes up to an hour, whole hours beyond (rules_attr.c enforces that).
  */
 static uint64_t
 win_sum(const struct win_clock *clk, const uint64_t *min, const uint64_t *hour, size_t width,

@@ -4,10 +4,7 @@
  * no crash, hang or leak. Every input that once crashed it is kept in
  * tests/fuzz/corpus/rules/.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -isystem /usr/include/ndpi \
- *       -Isensor -o fuzz_rules tests/fuzz/fuzz_rules.c sensor/rules.c sensor/metric.c \
- *       sensor/category.c sensor/netset.c sensor/addr.c sensor/log.c -lndpi -lgcrypt -lm
- *   ./fuzz_rules -max_total_time=300 tests/fuzz/corpus/rules/
+ *   tests/fuzz/run.sh 300 rules      (builds it with clang, ASan+UBSan, and runs it)
  */
 #include <stddef.h>
 #include <stdint.h>

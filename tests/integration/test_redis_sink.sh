@@ -2,6 +2,7 @@
 # test_redis_sink.sh - the Redis sink against real redis-server instances.
 #
 # Builds tests/integration/redis_sink_outage.c with sensor/sink_redis.c,
+# sensor/sink_redis_writer.c,
 # sensor/spool.c, sensor/redis_url.c and sensor/log.c only (so another
 # module being mid-edit cannot break it), by
 # default under ASan+UBSan+LSan; SAN='-fsanitize=thread' or SAN='' to change.
@@ -51,7 +52,7 @@ say() { echo "# $*" >&2; }
 
 # shellcheck disable=SC2086 # SAN and WARN are flag lists
 if ! ${CC:-cc} -std=gnu11 -O1 -g $WARN $SAN -D_GNU_SOURCE -Isensor -o "$PROG" \
-    tests/integration/redis_sink_outage.c sensor/sink_redis.c sensor/spool.c \
+    tests/integration/redis_sink_outage.c sensor/sink_redis.c sensor/sink_redis_writer.c sensor/spool.c \
     sensor/redis_url.c sensor/log.c \
     -lhiredis -lpthread; then
 	result 1 "build redis_sink_outage"
