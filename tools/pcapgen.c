@@ -756,12 +756,16 @@ gen_flows(struct gen *g, uint64_t nflows)
  * ---- flood: stateless noise for the load test (tests/integration/test_flood.sh) ----
  *
  * Every event is one packet (two for an answered DNS query or ping) between
- * fresh random addresses and ports, so almost every packet opens a new flow,
- * a new internal host and a new (host, peer) pair: what a SYN flood or a
- * scan with spoofed sources does to a sensor's tables. Internal addresses
- * are anywhere in 10.0.0.0/8, so no host sends more than a few hundred
- * bytes and the flood itself never reaches a volume threshold.
+ * fresh random addresses and ports, so almost every packet opens a new flow
+ * and a new internal host: what a SYN flood or a scan with spoofed sources
+ * does to a sensor's tables. Half of the outbound SYNs come from a few
+ * scanning hosts instead, so some hosts have thousands of peers and the
+ * (host, peer) table fills too. Internal addresses are anywhere in
+ * 10.0.0.0/8 and every packet carries at most 512 payload bytes, so no host
+ * comes near a volume threshold: the flood is noise, not exfiltration.
  */
+
+#define FL_SCANNERS 64
 
 /* DNS resolvers the flood's queries go to (public, so external). */
 static const uint32_t fl_resolvers[] = { 0x08080808, 0x08080404, 0x01010101, 0x09090909 };
@@ -770,6 +774,13 @@ static uint32_t
 flood_internal(struct rng *r)
 {
 	return 0x0a000000u | (uint32_t)(rng_next(r) & 0xffffff);
+}
+
+/* One of the scanning hosts: fixed addresses in 10.0.0.0/8, whatever the seed. */
+static uint32_t
+flood_scanner(struct rng *r)
+{
+	return 0x0a000000u | (uint32_t)(hash_mix64(0x5ca7u + rng_below(r, FL_SCANNERS)) & 0xffffff);
 }
 
 /* A unicast address outside every default HOME_NET range and special block. */
@@ -848,7 +859,7 @@ flood_event(struct gen *g, uint64_t target, uint64_t dur_us)
 	g->flows++;
 	if (kind < 40) {                /* SYN flood (RFC 4987), out of and into the network */
 		if (kind < 20)
-			flood_conn(&c, r, in, eph, ex, port, 6);
+			flood_conn(&c, r, kind < 10 ? flood_scanner(r) : in, eph, ex, port, 6);
 		else
 			flood_conn(&c, r, ex, eph, in, port, 6);
 		emit_tcp(o, flood_time(o->packets, target, dur_us), &c, 0, TH_SYN, NULL, 0);
@@ -946,7 +957,9 @@ main(int argc, char **argv)
 	g.r.s = hash_mix64(seed);
 	for (uint32_t h = 0; h < PG_HOSTS; h++)
 		g.next_port[h] = (uint16_t)(32768 + rng_below(&g.r, 28000));
-	if (out_open(&g.o, path, strcmp(mode, "flood") == 0 ? start_us : (uint64_t)PG_EPOCH * 1000000) != 0) {
+	if (strcmp(mode, "flood") != 0)
+		start_us = (uint64_t)PG_EPOCH * 1000000;        /* -t is the flood's alone */
+	if (out_open(&g.o, path, start_us) != 0) {
 		fprintf(stderr, "pcapgen: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
