@@ -43,6 +43,7 @@ part "redis end to end" tests/integration/test_redis_e2e.sh
 part "live capture (network namespace)" tests/integration/test_live.sh
 part "signals: graceful and immediate stop" tests/integration/test_signals.sh
 part "truncated capture file" tests/integration/test_truncated.sh
+part "flood: bounded memory, evictions counted, exfiltration still caught" tests/integration/test_flood.sh
 
 if [ -z "${TESTS_QUICK:-}" ]; then
 	echo "=== building the ASan+UBSan sensor (build/asan)"
@@ -57,6 +58,7 @@ if [ -z "${TESTS_QUICK:-}" ]; then
 		part "redis end to end (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_redis_e2e.sh
 		part "signals (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_signals.sh
 		part "truncated capture file (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_truncated.sh
+		part "flood (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_flood.sh
 		# LeakSanitizer cannot inspect a process that dropped root into a chroot
 		# (it needs /proc/self); ASan and UBSan still watch every access there.
 		part "live capture (ASan+UBSan)" env OUTFLOW=build/asan/outflow \

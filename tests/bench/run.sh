@@ -14,7 +14,7 @@
 #   BUILD=dir             build directory (default build)
 #
 # Captures are generated into $BUILD/bench/ only when missing or when
-# tools/pcapgen.c or the generator arguments changed. Needs no root; every
+# tools/pcapgen.c, tools/pcapgen_proto.h or the generator arguments changed. Needs no root; every
 # process it starts has exited when it returns.
 set -euo pipefail
 
@@ -49,7 +49,7 @@ fi
 gen() {
 	local name=$1 mode=$2; shift 2
 	local file=$OUT/$name.pcap stamp=$OUT/$name.recipe recipe
-	recipe="$(sha256sum tools/pcapgen.c | cut -d' ' -f1) $mode $*"
+	recipe="$(cat tools/pcapgen.c tools/pcapgen_proto.h | sha256sum | cut -d' ' -f1) $mode $*"
 	if [ -f "$file" ] && [ -f "$stamp" ] && [ "$(head -n1 "$stamp")" = "$recipe" ]; then
 		return
 	fi

@@ -273,14 +273,14 @@ test_host_changed_returns_only_hosts_touched_since(void)
 }
 
 static void
-test_host_evicts_stalest_host_with_its_destinations_when_full(void)
+test_host_evicts_the_lightest_stale_host_with_its_destinations_when_full(void)
 {
 	struct pb_net n;
 
 	CHECK_EQ_U(pb_net_init(&n, 64, 2, 64), 0);
 	struct pkt a1 = pb_udp("10.0.0.1", 40000, "192.0.2.1", 5000, 10, PB_T0);
 	struct pkt a2 = pb_udp("10.0.0.1", 40000, "192.0.2.2", 5000, 10, PB_T0);
-	struct pkt b = pb_udp("10.0.0.2", 40000, "192.0.2.1", 5000, 20, PB_T0 + 1);
+	struct pkt b = pb_udp("10.0.0.2", 40000, "192.0.2.1", 5000, 1000, PB_T0 + 1);
 	struct pkt c = pb_udp("10.0.0.3", 40000, "192.0.2.1", 5000, 30, PB_T0 + 2);
 	pb_send(&n, &a1);
 	pb_send(&n, &a2);
@@ -289,25 +289,56 @@ test_host_evicts_stalest_host_with_its_destinations_when_full(void)
 	host_get_stats(n.hosts, &st);
 	CHECK_EQ_U(st.hosts, 2);
 	CHECK_EQ_U(st.dests, 3);
-	pb_send(&n, &c);
+	pb_send(&n, &c);	/* full: 10.0.0.1 is both the stalest and the lightest */
 	host_get_stats(n.hosts, &st);
 	CHECK_EQ_U(st.hosts, 2);
 	CHECK_EQ_U(st.hosts_evicted, 1);
 	CHECK_EQ_U(st.dests, 2);	/* 10.0.0.1's two destinations went with it */
 	CHECK(hostof(&n, "10.0.0.1") == NULL);
 	CHECK(hostof(&n, "10.0.0.2") != NULL && hostof(&n, "10.0.0.3") != NULL);
-	/* The evicted host's flow comes back: a fresh entry, counting from zero. */
+	/*
+	 * The evicted host comes back. Now 10.0.0.2 is the stalest, but it
+	 * moved 1000 bytes: the lighter 10.0.0.3 makes room instead.
+	 */
 	a1.ts_us = PB_T0 + 3;
 	pb_send(&n, &a1);
 	struct host *h1 = hostof(&n, "10.0.0.1");
 	CHECK(h1 != NULL);
 	if (h1 != NULL)
-		CHECK_EQ_U(host_window(h1, HC_OUT, 60, PB_T0 + 3), 10);
-	CHECK(hostof(&n, "10.0.0.2") == NULL);
+		CHECK_EQ_U(host_window(h1, HC_OUT, 60, PB_T0 + 3), 10);	/* a fresh entry */
+	CHECK(hostof(&n, "10.0.0.2") != NULL);
+	CHECK(hostof(&n, "10.0.0.3") == NULL);
 	host_get_stats(n.hosts, &st);
 	CHECK_EQ_U(st.hosts_evicted, 2);
 	CHECK_EQ_U(st.max_hosts, 2);
 	CHECK(st.bytes > 0);
+	pb_net_free(&n);
+}
+
+static void
+test_host_flood_of_new_sources_does_not_evict_a_heavy_uploader(void)
+{
+	struct pb_net n;
+	char ip[32];
+
+	CHECK_EQ_U(pb_net_init(&n, 4096, 64, 256), 0);
+	struct pkt big = pb_udp("10.9.9.9", 40000, "192.0.2.9", 5000, 1400, PB_T0);
+	for (int i = 0; i < 1000; i++)
+		pb_send(&n, &big);
+	/* 10,000 one-packet sources arrive after it, 156 times the table's size. */
+	for (int i = 0; i < 10000; i++) {
+		snprintf(ip, sizeof ip, "10.1.%d.%d", i / 250, i % 250 + 1);
+		struct pkt p = pb_udp(ip, 40000, "192.0.2.1", 5000, 1, PB_T0 + 1 + (uint64_t)i);
+		pb_send(&n, &p);
+	}
+	struct host *h = hostof(&n, "10.9.9.9");
+	CHECK(h != NULL);
+	if (h != NULL)
+		CHECK_EQ_U(host_window(h, HC_OUT, 600, PB_T0 + 10001), 1400000);
+	struct host_stats st;
+	host_get_stats(n.hosts, &st);
+	CHECK(st.hosts_evicted >= 10000 - 63);
+	CHECK(st.hosts <= 64);
 	pb_net_free(&n);
 }
 
@@ -440,7 +471,8 @@ T_MAIN("host",
     T(test_host_internal_to_internal_goes_to_int_counters),
     T(test_host_destination_per_peer_with_latest_flow_port_and_proto),
     T(test_host_changed_returns_only_hosts_touched_since),
-    T(test_host_evicts_stalest_host_with_its_destinations_when_full),
+    T(test_host_evicts_the_lightest_stale_host_with_its_destinations_when_full),
+    T(test_host_flood_of_new_sources_does_not_evict_a_heavy_uploader),
     T(test_host_evicts_stalest_destination_not_oldest_created),
     T(test_host_flow_classified_after_eviction_does_not_hide_changed_hosts),
     T(test_host_peers_hyperloglog_is_roughly_right),
