@@ -407,6 +407,8 @@ host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *
 		table_touch(ht->dests, d, -1);
 		if (!f->counted) {
 			d->flows++;
+			if (d->port != rport)
+				d->excl_gen = 0;
 			d->port = rport;
 			d->l4proto = f->key.proto;
 			if (!f->resp_internal)
@@ -481,6 +483,7 @@ host_flow_classified(struct host_tables *ht, struct flow *f)
 		d->app_master = f->app_master;
 		d->app_proto = f->app_proto;
 		d->app_category = f->app_category;
+		d->excl_gen = 0;	/* what except clauses match may have changed */
 		if (f->server_name[0] != '\0')
 			memcpy(d->server_name, f->server_name, sizeof d->server_name);
 	}

@@ -90,6 +90,8 @@ struct dest {
 	uint64_t hour[HOST_HOURS][DC__COUNT];
 	uint64_t total[DC__COUNT];
 	uint32_t host_slot;		/* owner's slot in the host table */
+	uint32_t excl_gen;		/* detect.c's cache: which rules' except clauses */
+	uint64_t excl_mask;		/* match this destination (valid while excl_gen matches) */
 	uint32_t sib_prev, sib_next;	/* the owner's list of destinations */
 };
 

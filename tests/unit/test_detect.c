@@ -359,6 +359,65 @@ test_detect_except_dest_in_removes_that_destinations_bytes(void)
 }
 
 static void
+test_detect_reload_recomputes_cached_exceptions(void)
+{
+	struct det t;
+	struct ruleset *rs2 = NULL;
+	struct rules_errors errs = { 0 };
+	char err[256];
+	static const char r2[] =
+	    "rule d {\n  category bulk-transfer\n  when dest.out.bytes[10min] > 700\n"
+	    "  except dest in 192.0.2.0/24\n  severity high\n  message \"{dest_ip}\"\n  suppress 1 s\n}\n";
+
+	DET_INIT(&t, "rule d {\n  category bulk-transfer\n  when dest.out.bytes[10min] > 700\n"
+	    "  except dest in 198.51.100.0/24\n  severity high\n  message \"{dest_ip}\"\n  suppress 1 s\n}\n", 64);
+	send_to(&t, "10.0.0.1", "192.0.2.1", 800, PB_T0);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0);
+	CHECK_EQ_U(t.rec.n, 1);		/* not excepted: fires, and the answer is cached */
+	/* The same rule name now excepts that very destination. */
+	CHECK(rules_parse(r2, strlen(r2), "t2.rules", NULL, 0, &rs2, &errs) == 0);
+	CHECK(detect_set_rules(t.d, rs2, err, sizeof err) == 0);
+	send_to(&t, "10.0.0.1", "192.0.2.1", 800, PB_T0 + 5 * PB_SEC);
+	detect_tick(t.d, t.n.hosts, PB_T0 + 5 * PB_SEC, PB_T0 + 5 * PB_SEC);
+	CHECK_EQ_U(t.rec.n, 1);		/* a stale cache would have fired an update */
+	detect_free(t.d);
+	t.d = NULL;
+	ruleset_free(rs2);
+	rules_errors_free(&errs);
+	det_free(&t);
+}
+
+static void
+test_detect_quiet_destination_still_evaluated_for_ratio_rules(void)
+{
+	struct det t;
+
+	/* out/in over 10 min: the 'in' bytes age out first, so the ratio rises
+	 * with no new traffic to that destination. */
+	DET_INIT(&t, "rule q {\n  category bulk-transfer\n  when dest.out.ratio[10min] > 5\n"
+	    "  severity low\n  message \"{dest_ip}\"\n}\n", 64);
+	struct pkt in = pb_udp("192.0.2.1", 5000, "10.0.0.1", 40000, 900, PB_T0);
+	struct pkt out = pb_udp("10.0.0.1", 40000, "192.0.2.1", 5000, 1000, PB_T0);
+	pb_send(&t.n, &out);	/* 10.0.0.1 initiates */
+	pb_send(&t.n, &in);
+	out.ts_us = PB_T0 + 5 * 60 * PB_SEC;
+	pb_send(&t.n, &out);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 5 * 60 * PB_SEC);
+	CHECK_EQ_U(t.rec.n, 0);		/* 2000 / 900 */
+	/* Another destination keeps the host changed; 192.0.2.1 stays quiet. */
+	uint64_t later = PB_T0 + 10 * 60 * PB_SEC;
+	struct pkt o2 = pb_udp("10.0.0.1", 40001, "203.0.113.9", 5000, 10, later);
+	struct pkt i2 = pb_udp("203.0.113.9", 5000, "10.0.0.1", 40001, 10, later);
+	pb_send(&t.n, &o2);
+	pb_send(&t.n, &i2);	/* ratio 1 there */
+	detect_tick(t.d, t.n.hosts, later, later);
+	CHECK_EQ_U(t.rec.n, 1);		/* the first minute aged out: 1000 / 1 */
+	if (t.rec.n == 1)
+		CHECK_EQ_S(t.rec.a[0].dest, "192.0.2.1");
+	det_free(&t);
+}
+
+static void
 test_detect_hosts_scope_limits_rule_to_listed_hosts(void)
 {
 	struct det t;
@@ -474,6 +533,8 @@ T_MAIN("detect",
     T(test_detect_new_engagement_after_condition_false_longer_than_suppress),
     T(test_detect_dest_rule_fires_per_destination_with_it_dominant),
     T(test_detect_except_dest_in_removes_that_destinations_bytes),
+    T(test_detect_reload_recomputes_cached_exceptions),
+    T(test_detect_quiet_destination_still_evaluated_for_ratio_rules),
     T(test_detect_hosts_scope_limits_rule_to_listed_hosts),
     T(test_detect_only_hosts_changed_since_are_evaluated),
     T(test_detect_engagement_table_eviction_is_counted),
