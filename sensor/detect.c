@@ -616,7 +616,9 @@ eval_rule(struct detect *d, struct host_tables *ht, size_t ri, const struct host
 	int skip_quiet = rule_needs_new_traffic(r);
 	for (struct dest *ds = host_dest_first(ht, h); ds; ds = host_dest_next(ht, ds)) {
 		size_t i;
-		if (ds->peer_internal || (skip_quiet && ds->last_us < since) || dest_excluded(d, ri, ds))
+		if (skip_quiet && ds->last_us < since)
+			break;	/* the list is most recent first: the rest are quieter still */
+		if (ds->peer_internal || dest_excluded(d, ri, ds))
 			continue;
 		for (i = 0; i < r->ncond; i++)
 			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, ds, &r->cond[i], now)))
@@ -626,19 +628,41 @@ eval_rule(struct detect *d, struct host_tables *ht, size_t ri, const struct host
 	}
 }
 
+/*
+ * Which rules except at least one destination of h: lets excluded_bytes()
+ * skip its walk for most (host, rule) pairs. Kept in the host and only
+ * ever widened by the destinations active since the last tick (a new or
+ * renamed destination is always one of them: the list is most recent
+ * first, so that walk stops early); rebuilt from all of them after a
+ * reload. A bit left over from an evicted destination only costs a walk.
+ */
+static void
+host_excl_summary(struct detect *d, struct host_tables *ht, struct host *h, uint64_t since)
+{
+	int full = h->excl_gen != d->gen;
+
+	if (full)
+		h->excl_ext = h->excl_int = 0;
+	for (struct dest *ds = host_dest_first(ht, h); ds; ds = host_dest_next(ht, ds)) {
+		if (!full && ds->last_us < since)
+			break;
+		if (ds->peer_internal)
+			h->excl_int |= dest_excl_mask(d, ds);
+		else
+			h->excl_ext |= dest_excl_mask(d, ds);
+	}
+	h->excl_gen = d->gen;
+	d->host_excl_ext = h->excl_ext;
+	d->host_excl_int = h->excl_int;
+}
+
 void
 detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, uint64_t now_us)
 {
 	if (d->rs == NULL)
 		return;
 	for (struct host *h = host_changed_first(ht, since_us); h; h = host_changed_next(ht, h, since_us)) {
-		d->host_excl_ext = d->host_excl_int = 0;
-		for (struct dest *ds = host_dest_first(ht, h); ds; ds = host_dest_next(ht, ds)) {
-			if (ds->peer_internal)
-				d->host_excl_int |= dest_excl_mask(d, ds);
-			else
-				d->host_excl_ext |= dest_excl_mask(d, ds);
-		}
+		host_excl_summary(d, ht, h, since_us);
 		for (size_t ri = 0; ri < d->rs->nrules; ri++) {
 			const struct rule *r = &d->rs->rules[ri];
 			if (r->disabled || (r->hosts && !netset_contains(r->hosts, &h->addr)))

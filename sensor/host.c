@@ -161,6 +161,34 @@ dest_unlink(struct host_tables *ht, struct dest *d)
 		((struct dest *)table_at(ht->dests, d->sib_next))->sib_prev = d->sib_prev;
 }
 
+/* Puts d at the head of its host's list: the list stays most recent first. */
+static void
+dest_to_front(struct host_tables *ht, struct host *h, struct dest *d)
+{
+	uint32_t slot = table_slot(ht->dests, d);
+
+	if (h->dest_head == slot)
+		return;
+	dest_unlink(ht, d);
+	d->sib_prev = TABLE_NIL;
+	d->sib_next = h->dest_head;
+	if (h->dest_head != TABLE_NIL)
+		((struct dest *)table_at(ht->dests, h->dest_head))->sib_prev = slot;
+	h->dest_head = slot;
+}
+
+/*
+ * A destination's name, application or port changed, or it is new: what
+ * rule exceptions match it must be worked out again (detect.c). It was
+ * necessarily active just now, so the tick after will look at it.
+ */
+static void
+dest_changed(struct host *h, struct dest *d)
+{
+	(void)h;
+	d->excl_gen = 0;
+}
+
 static void
 host_remove(struct host_tables *ht, struct host *h)
 {
@@ -266,6 +294,7 @@ dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uin
 	if (h->dest_head != TABLE_NIL)
 		((struct dest *)table_at(ht->dests, h->dest_head))->sib_prev = table_slot(ht->dests, d);
 	h->dest_head = table_slot(ht->dests, d);
+	dest_changed(h, d);
 	return d;
 }
 
@@ -405,10 +434,11 @@ host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *
 		/* Keep the destination LRU in last-seen order, so a full table
 		 * evicts the stalest destination, not an active old one. */
 		table_touch(ht->dests, d, -1);
+		dest_to_front(ht, h, d);
 		if (!f->counted) {
 			d->flows++;
 			if (d->port != rport)
-				d->excl_gen = 0;
+				dest_changed(h, d);
 			d->port = rport;
 			d->l4proto = f->key.proto;
 			if (!f->resp_internal)
@@ -450,7 +480,7 @@ host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *
 }
 
 void
-host_flow_classified(struct host_tables *ht, struct flow *f)
+host_flow_classified(struct host_tables *ht, struct flow *f, uint64_t now_us)
 {
 	uint64_t now = f->last_us;
 	/*
@@ -483,9 +513,16 @@ host_flow_classified(struct host_tables *ht, struct flow *f)
 		d->app_master = f->app_master;
 		d->app_proto = f->app_proto;
 		d->app_category = f->app_category;
-		d->excl_gen = 0;	/* what except clauses match may have changed */
+		dest_changed(h, d);	/* what except clauses match may have changed */
 		if (f->server_name[0] != '\0')
 			memcpy(d->server_name, f->server_name, sizeof d->server_name);
+		/*
+		 * Renamed now, even when the flow ends long after its last packet:
+		 * the next tick's walk over recent destinations must see it.
+		 */
+		if (d->last_us < now_us)
+			d->last_us = now_us;
+		dest_to_front(ht, h, d);
 	}
 }
 

@@ -68,7 +68,10 @@ struct host {
 	uint8_t peers_regs[256];	/* HyperLogLog registers (2^8) of external peers, this hour */
 	uint32_t peers_hour;		/* the hour the registers belong to */
 	uint32_t peers_prev;		/* estimate for the previous hour */
-	uint32_t dest_head;		/* this host's destinations (slot list), TABLE_NIL if none */
+	uint32_t dest_head;		/* this host's destinations, most recently active
+					 * first (slot list), TABLE_NIL if none */
+	uint32_t excl_gen;		/* detect.c's cache: rules excepting any of this */
+	uint64_t excl_ext, excl_int;	/* host's external / internal destinations */
 };
 
 struct dest_key {
@@ -122,8 +125,10 @@ void host_account(struct host_tables *ht, struct flow *f, int dir, const struct 
 /*
  * Called once when f's application becomes known: credits the bytes the
  * flow carried so far to that application and names the destination.
+ * now_us is the sensor's packet time (later than the flow's last packet
+ * when detection ends with the flow).
  */
-void host_flow_classified(struct host_tables *ht, struct flow *f);
+void host_flow_classified(struct host_tables *ht, struct flow *f, uint64_t now_us);
 
 /* Value of a host or destination counter over the last window_s at now_us. */
 uint64_t host_window(const struct host *h, enum host_ctr c, uint32_t window_s, uint64_t now_us);
@@ -141,7 +146,10 @@ uint32_t host_peers(const struct host *h, uint64_t now_us);
 struct host *host_changed_first(struct host_tables *ht, uint64_t since_us);
 struct host *host_changed_next(struct host_tables *ht, const struct host *h, uint64_t since_us);
 
-/* The destinations of h (first, then next; NULL at the end). */
+/*
+ * The destinations of h, most recently active first (first, then next;
+ * NULL at the end): a walk may stop at the first one quiet since a time.
+ */
 struct dest *host_dest_first(struct host_tables *ht, const struct host *h);
 struct dest *host_dest_next(struct host_tables *ht, const struct dest *d);
 

@@ -131,7 +131,7 @@ sensor_flow_end(void *ctx, struct flow *f, enum flow_end why)
 	if (f->dpi_state == DPI_PENDING) {
 		dpi_flow_end(s->dpi, f);
 		if (f->counted)
-			host_flow_classified(s->hosts, f);
+			host_flow_classified(s->hosts, f, s->now_us);
 	}
 }
 
@@ -358,7 +358,7 @@ sensor_process(struct sensor *s, int dlt, const struct capture_pkt *cp)
 	}
 	/* nDPI first, so a packet that completes detection is credited to its app. */
 	if (dpi_packet(s->dpi, f, &p))
-		host_flow_classified(s->hosts, f);
+		host_flow_classified(s->hosts, f, ts);
 	host_account(s->hosts, f, dir, &p);
 }
 

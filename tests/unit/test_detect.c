@@ -418,6 +418,28 @@ test_detect_quiet_destination_still_evaluated_for_ratio_rules(void)
 }
 
 static void
+test_detect_destination_named_at_flow_end_is_excepted(void)
+{
+	struct det t;
+
+	DET_INIT(&t, "rule h {\n  category bulk-transfer\n  when host.out.bytes[10min] > 1000\n"
+	    "  except server_name ~ \"*.ok.example\"\n  severity high\n  message \"{src_ip}\"\n}\n", 64);
+	struct pkt p = pb_udp("10.0.0.1", 40000, "192.0.2.1", 5000, 800, PB_T0);
+	struct flow *f = pb_send(&t.n, &p);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0);
+	CHECK_EQ_U(t.rec.n, 0);
+	/* The flow ends undetected; nDPI's final guess names it only now. */
+	uint64_t later = PB_T0 + 20 * PB_SEC;
+	snprintf(f->server_name, sizeof f->server_name, "sync.ok.example");
+	f->dpi_state = DPI_GAVE_UP;
+	host_flow_classified(t.n.hosts, f, later);
+	send_to(&t, "10.0.0.1", "203.0.113.1", 300, later);
+	detect_tick(t.d, t.n.hosts, PB_T0 + PB_SEC, later);	/* the previous tick was at PB_T0 */
+	CHECK_EQ_U(t.rec.n, 0);		/* 1100 sent, 800 of it excepted */
+	det_free(&t);
+}
+
+static void
 test_detect_hosts_scope_limits_rule_to_listed_hosts(void)
 {
 	struct det t;
@@ -535,6 +557,7 @@ T_MAIN("detect",
     T(test_detect_except_dest_in_removes_that_destinations_bytes),
     T(test_detect_reload_recomputes_cached_exceptions),
     T(test_detect_quiet_destination_still_evaluated_for_ratio_rules),
+    T(test_detect_destination_named_at_flow_end_is_excepted),
     T(test_detect_hosts_scope_limits_rule_to_listed_hosts),
     T(test_detect_only_hosts_changed_since_are_evaluated),
     T(test_detect_engagement_table_eviction_is_counted),

@@ -387,7 +387,7 @@ test_host_flow_classified_after_eviction_does_not_hide_changed_hosts(void)
 	 * sensor's flow-end callback does: no host must come back from the dead
 	 * (evicting a live one), and the changed-host walk must still see .2, .3. */
 	fa->app_proto = 7;
-	host_flow_classified(n.hosts, fa);
+	host_flow_classified(n.hosts, fa, fa->last_us);
 	CHECK(hostof(&n, "10.0.0.2") != NULL);
 	size_t i = 0;
 	for (struct host *h = host_changed_first(n.hosts, PB_T0); h; h = host_changed_next(n.hosts, h, PB_T0))
@@ -404,7 +404,7 @@ test_host_flow_classified_after_eviction_does_not_hide_changed_hosts(void)
 	fd->init_internal = 1;
 	flow_account(n.flows, fd, &d, dir);
 	snprintf(fd->server_name, sizeof fd->server_name, "x.example");
-	host_flow_classified(n.hosts, fd);
+	host_flow_classified(n.hosts, fd, fd->last_us);
 	host_account(n.hosts, fd, dir, &d);
 	struct host *h4 = hostof(&n, "10.0.0.4");
 	CHECK(h4 != NULL);
