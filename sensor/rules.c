@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rules.h"
 #include "rules_attr.h"
@@ -574,6 +575,11 @@ rules_glob_match(const char *pattern, const char *s)
 
 	if (pattern == NULL || s == NULL)
 		return 0;
+	/* The common "*.example.com" form: one suffix comparison. */
+	if (p[0] == '*' && strpbrk(p + 1, "*?") == NULL) {
+		size_t lp = strlen(p + 1), ls = strlen(s);
+		return ls >= lp && strcasecmp(s + ls - lp, p + 1) == 0;
+	}
 	while (*s != '\0') {
 		if (*p == '*') {
 			star = p++;
