@@ -20,7 +20,7 @@ static const struct metric_def metric_defs[M__COUNT] = {
 	[M_HOST_OUT_RATIO] = { "host.out.ratio", MSCOPE_HOST, MUNIT_RATIO, MIN_W, MAX_W,
 	    "host.out.bytes / host.in.bytes over the same window (in counted as at least 1)" },
 	[M_HOST_OUT_PEERS] = { "host.out.peers", MSCOPE_HOST, MUNIT_COUNT, MIN_W, MAX_W,
-	    "distinct external addresses the host sent payload to (HyperLogLog estimate)" },
+	    "distinct external addresses the host sent payload to in the current clock hour (HyperLogLog estimate; the window is not used)" },
 	[M_HOST_OUT_FLOWS] = { "host.out.flows", MSCOPE_HOST, MUNIT_COUNT, MIN_W, MAX_W,
 	    "flows the host initiated to external addresses" },
 	[M_HOST_SERVED_OUT_BYTES] = { "host.served.out.bytes", MSCOPE_HOST, MUNIT_BYTES, MIN_W, MAX_W,
