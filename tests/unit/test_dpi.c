@@ -120,6 +120,35 @@ test_ssh_on_a_non_standard_port_carries_the_risk(void)
 }
 
 static void
+test_tcp_handshake_allocates_no_ndpi_state(void)
+{
+	char err[256];
+	struct dpi *d = dpi_new(err, sizeof err);
+	struct flow f;
+	struct pkt p;
+	uint8_t syn[40] = { 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, IPPROTO_TCP };
+	struct dpi_stats st;
+
+	CHECK(d != NULL);
+	memset(&f, 0, sizeof f);
+	memset(&p, 0, sizeof p);
+	f.key.proto = IPPROTO_TCP;
+	p.l4_proto = IPPROTO_TCP;
+	p.l3 = syn;
+	p.l3_caplen = sizeof syn;
+	p.ip_len = sizeof syn;
+	for (int i = 0; i < 3; i++)	/* SYN, SYN-ACK, ACK: no payload */
+		CHECK_EQ_U(dpi_packet(d, &f, &p), 0);
+	CHECK(f.dpi == NULL);
+	dpi_get_stats(d, &st);
+	CHECK_EQ_U(st.flows_inspected, 0);
+	CHECK_EQ_U(st.packets_inspected, 0);
+	dpi_flow_end(d, &f);	/* a flow that never carried payload ends cleanly */
+	CHECK(f.dpi_state == DPI_GAVE_UP);
+	dpi_free(d);
+}
+
+static void
 test_names_resolve_both_ways(void)
 {
 	char err[256];
@@ -138,4 +167,5 @@ test_names_resolve_both_ways(void)
 }
 
 T_MAIN("dpi", T(test_tls_upload_is_named_by_sni_and_state_freed),
-    T(test_ssh_on_a_non_standard_port_carries_the_risk), T(test_names_resolve_both_ways))
+    T(test_ssh_on_a_non_standard_port_carries_the_risk),
+    T(test_tcp_handshake_allocates_no_ndpi_state), T(test_names_resolve_both_ways))
