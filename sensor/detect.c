@@ -40,8 +40,6 @@ struct detect {
 	uint64_t *rule_hash;	/* [rule] */
 	struct table *eng;
 	uint32_t gen;		/* bumped per rule install: invalidates dest exclusion caches */
-	uint64_t host_excl_ext;	/* rules (first 64) excepting any external destination of */
-	uint64_t host_excl_int;	/* the host being evaluated; likewise internal ones */
 	uint64_t seq;
 	struct detect_stats st;
 };
@@ -279,6 +277,13 @@ metric_family(enum metric_id m)
 	}
 }
 
+/* Data pulled in from internal peers: its evidence ranks destinations by bytes in. */
+static int
+rule_counts_in(const struct rule *r)
+{
+	return r->cond[0].metric == M_HOST_INT_IN_BYTES;
+}
+
 /* Bytes of excluded destinations within a window, to take off host totals. */
 struct excluded {
 	uint64_t out, in;
@@ -293,7 +298,7 @@ excluded_bytes(struct detect *d, struct host_tables *ht, size_t ri, const struct
 	if (d->rs->rules[ri].nexcept == 0)
 		return x;
 	/* Most hosts have no excepted destination at all: skip the walk. */
-	if (ri < 64 && !((internal ? d->host_excl_int : d->host_excl_ext) >> ri & 1))
+	if (ri < 64 && !((internal ? h->excl_int : h->excl_ext) >> ri & 1))
 		return x;
 	for (struct dest *ds = host_dest_first(ht, h); ds; ds = host_dest_next(ht, ds)) {
 		if (ds->peer_internal != internal || !dest_excluded(d, ri, ds))
@@ -396,7 +401,7 @@ collect_dests(struct detect *d, struct host_tables *ht, size_t ri, const struct 
 	enum family fam = metric_family(d->rs->rules[ri].cond[0].metric);
 	int internal = fam == FAM_INTERNAL;
 	/* For data pulled in from internal peers the interesting side is "in". */
-	int by_in = d->rs->rules[ri].cond[0].metric == M_HOST_INT_IN_BYTES;
+	int by_in = rule_counts_in(&d->rs->rules[ri]);
 	uint32_t w = a->window_s;
 
 	a->ndests = 0;
@@ -557,9 +562,9 @@ fire(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h,
 	if (ds != NULL)
 		a.dominant = 1;
 	else if (a.ndests > 0) {
-		uint64_t top = metric_family(r->cond[0].metric) == FAM_INTERNAL &&
-		    r->cond[0].metric == M_HOST_INT_IN_BYTES ? a.dests[0].bytes_in : a.dests[0].bytes_out;
-		uint64_t tot = r->cond[0].metric == M_HOST_INT_IN_BYTES ? a.bytes_in : a.bytes_out;
+		int in = rule_counts_in(r);
+		uint64_t top = in ? a.dests[0].bytes_in : a.dests[0].bytes_out;
+		uint64_t tot = in ? a.bytes_in : a.bytes_out;
 		a.dominant = a.ndests == 1 || (tot > 0 && top * 2 > tot);
 	}
 	alert_render_message(&a);
@@ -652,8 +657,6 @@ host_excl_summary(struct detect *d, struct host_tables *ht, struct host *h, uint
 			h->excl_ext |= dest_excl_mask(d, ds);
 	}
 	h->excl_gen = d->gen;
-	d->host_excl_ext = h->excl_ext;
-	d->host_excl_int = h->excl_int;
 }
 
 void

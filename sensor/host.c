@@ -183,9 +183,8 @@ dest_to_front(struct host_tables *ht, struct host *h, struct dest *d)
  * necessarily active just now, so the tick after will look at it.
  */
 static void
-dest_changed(struct host *h, struct dest *d)
+dest_changed(struct dest *d)
 {
-	(void)h;
 	d->excl_gen = 0;
 }
 
@@ -294,7 +293,7 @@ dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uin
 	if (h->dest_head != TABLE_NIL)
 		((struct dest *)table_at(ht->dests, h->dest_head))->sib_prev = table_slot(ht->dests, d);
 	h->dest_head = table_slot(ht->dests, d);
-	dest_changed(h, d);
+	dest_changed(d);
 	return d;
 }
 
@@ -438,7 +437,7 @@ host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *
 		if (!f->counted) {
 			d->flows++;
 			if (d->port != rport)
-				dest_changed(h, d);
+				dest_changed(d);
 			d->port = rport;
 			d->l4proto = f->key.proto;
 			if (!f->resp_internal)
@@ -513,7 +512,7 @@ host_flow_classified(struct host_tables *ht, struct flow *f, uint64_t now_us)
 		d->app_master = f->app_master;
 		d->app_proto = f->app_proto;
 		d->app_category = f->app_category;
-		dest_changed(h, d);	/* what except clauses match may have changed */
+		dest_changed(d);	/* what except clauses match may have changed */
 		if (f->server_name[0] != '\0')
 			memcpy(d->server_name, f->server_name, sizeof d->server_name);
 		/*

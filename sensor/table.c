@@ -119,7 +119,7 @@ table_lookup(struct table *t, const void *key, uint32_t hash)
 }
 
 static void
-list_unlink(struct table *t, struct tnode *n, uint32_t slot)
+list_unlink(struct table *t, struct tnode *n)
 {
 	if (n->prev != TABLE_NIL)
 		node_at(t, n->prev)->next = n->next;
@@ -129,7 +129,6 @@ list_unlink(struct table *t, struct tnode *n, uint32_t slot)
 		node_at(t, n->next)->prev = n->prev;
 	else
 		t->tail[n->list] = n->prev;
-	(void)slot;
 }
 
 static void
@@ -202,7 +201,7 @@ table_del(struct table *t, void *entry)
 
 	OF_ASSERT(n->used && t->index[pos] == slot + 1);
 	index_remove(t, pos);
-	list_unlink(t, n, slot);
+	list_unlink(t, n);
 	n->used = 0;
 	n->next = t->free_head;
 	t->free_head = slot;
@@ -219,7 +218,7 @@ table_touch(struct table *t, void *entry, int list)
 		list = n->list;
 	if (list == n->list && t->tail[list] == slot)
 		return;
-	list_unlink(t, n, slot);
+	list_unlink(t, n);
 	n->list = (uint8_t)list;
 	list_append(t, n, slot);
 }
