@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <ndpi_api.h>
+
 #include "alert.h"
+#include "flow.h"
 #include "json.h"
 
 char *
@@ -57,6 +60,59 @@ proto_name(uint8_t p)
 	}
 }
 
+/*
+ * Community ID v1 through nDPI's implementation (ndpi_community_id.c):
+ * addresses and ports in host order. Our ICMP flows are keyed without
+ * type/code (all ICMP between two hosts is one flow), so they are hashed as
+ * the echo request they almost always are.
+ */
+static void
+community_id(const struct alert_flow *af, char *out, size_t len)
+{
+	u_char buf[64];
+	int icmp = af->l4proto == IPPROTO_ICMP || af->l4proto == IPPROTO_ICMPV6;
+	uint8_t itype = af->l4proto == IPPROTO_ICMP ? 8 : 128;
+	int rc;
+
+	buf[0] = '\0';
+	if (addr_is_v4(&af->src) && addr_is_v4(&af->dst)) {
+		uint32_t s, d;
+		memcpy(&s, af->src.b + 12, 4);
+		memcpy(&d, af->dst.b + 12, 4);
+		rc = ndpi_flowv4_flow_hash(af->l4proto, ntohl(s), ntohl(d), af->sport, af->dport,
+		    icmp ? itype : 0, 0, buf, sizeof buf);
+	} else {
+		struct ndpi_in6_addr s, d;
+		memcpy(&s, af->src.b, 16);
+		memcpy(&d, af->dst.b, 16);
+		rc = ndpi_flowv6_flow_hash(af->l4proto, &s, &d, af->sport, af->dport,
+		    icmp ? itype : 0, 0, buf, sizeof buf);
+	}
+	snprintf(out, len, "%s", rc == 0 ? (const char *)buf : "");
+}
+
+void
+alert_add_flow(struct alert *a, const struct flow *f, const char *app)
+{
+	struct alert_flow *af;
+	int fwd = 0, rev = 1;
+
+	if (a->nflows >= ALERT_MAX_FLOWS)
+		return;
+	af = &a->flows[a->nflows++];
+	memset(af, 0, sizeof *af);
+	af->src = *flow_initiator(f, &af->sport);
+	af->dst = *flow_responder(f, &af->dport);
+	af->l4proto = f->key.proto;
+	af->first_us = f->first_us;
+	af->last_us = f->last_us;
+	af->bytes_out = f->payload_bytes[fwd];
+	af->bytes_in = f->payload_bytes[rev];
+	snprintf(af->app, sizeof af->app, "%s", app ? app : "");
+	snprintf(af->server_name, sizeof af->server_name, "%s", f->server_name);
+	community_id(af, af->community_id, sizeof af->community_id);
+}
+
 /* The measured value of condition i, as a message shows it. */
 static void
 fmt_value(const struct alert *a, size_t i, char *buf, size_t len)
@@ -68,6 +124,8 @@ fmt_value(const struct alert *a, size_t i, char *buf, size_t len)
 		alert_fmt_bytes((uint64_t)v, buf, len);
 	else if (md->unit == MUNIT_RATIO)
 		snprintf(buf, len, v < 10 ? "%.1f" : "%.0f", v);
+	else if (md->unit == MUNIT_DURATION)
+		alert_fmt_duration((uint32_t)v, buf, len);
 	else
 		snprintf(buf, len, "%.0f", v);
 }
@@ -100,6 +158,8 @@ expand(const struct alert *a, const char *name, size_t n, char *out, size_t len)
 		alert_fmt_duration(a->window_s, out, len);
 	else if (IS("value"))
 		fmt_value(a, 0, out, len);
+	else if (IS("detail"))
+		snprintf(out, len, "%.*s", (int)(len ? len - 1 : 0), a->detail);
 	else {
 		for (size_t i = 0; i < a->rule->ncond; i++) {
 			const char *mn = metric_def(a->rule->cond[i].metric)->name;
@@ -160,6 +220,33 @@ dest_json(struct json *j, const struct alert_dest *d)
 	json_obj_close(j);
 }
 
+static void
+flow_json(struct json *j, const struct alert_flow *f)
+{
+	char ip[ADDR_STRLEN], t[48];
+	const char *pn = proto_name(f->l4proto);
+
+	json_obj_open(j, NULL);
+	json_str_kv(j, "src_ip", addr_fmt(&f->src, ip, sizeof ip));
+	json_u64_kv(j, "src_port", f->sport);
+	json_str_kv(j, "dest_ip", addr_fmt(&f->dst, ip, sizeof ip));
+	json_u64_kv(j, "dest_port", f->dport);
+	if (pn)
+		json_str_kv(j, "proto", pn);
+	else
+		json_u64_kv(j, "proto", f->l4proto);
+	json_str_kv(j, "start", json_fmt_time(f->first_us, t, sizeof t));
+	json_str_kv(j, "end", json_fmt_time(f->last_us, t, sizeof t));
+	json_u64_kv(j, "bytes_out", f->bytes_out);
+	json_u64_kv(j, "bytes_in", f->bytes_in);
+	json_str_kv(j, "app", f->app);
+	if (f->server_name[0])
+		json_str_kv(j, "server_name", f->server_name);
+	if (f->community_id[0])
+		json_str_kv(j, "community_id", f->community_id);
+	json_obj_close(j);
+}
+
 size_t
 alert_to_json(const struct alert *a, char *buf, size_t cap)
 {
@@ -187,6 +274,8 @@ alert_to_json(const struct alert *a, char *buf, size_t cap)
 		if (d->server_name[0])
 			json_str_kv(&j, "server_name", d->server_name);
 	}
+	if (a->nflows > 0 && a->flows[0].community_id[0])
+		json_str_kv(&j, "community_id", a->flows[0].community_id);
 
 	json_obj_open(&j, "alert");
 	json_str_kv(&j, "category", category_name(r->category));
@@ -238,6 +327,14 @@ alert_to_json(const struct alert *a, char *buf, size_t cap)
 		json_obj_close(&j);
 	}
 	json_arr_close(&j);
+	json_arr_open(&j, "flows");
+	for (size_t i = 0; i < a->nflows; i++)
+		flow_json(&j, &a->flows[i]);
+	json_arr_close(&j);
+	if (a->pcap[0])
+		json_str_kv(&j, "pcap", a->pcap);
+	if (a->extra_key[0] && a->extra[0])
+		json_raw_kv(&j, a->extra_key, a->extra);
 	json_obj_close(&j);
 
 	json_obj_close(&j);

@@ -11,9 +11,13 @@
  *   alert { category, rule, severity, score, mitre[], message,
  *           state "new"|"update", updates, engaged_since, engagement_id }
  *   window { start, end, seconds }
+ *   [community_id]  of the alert's main flow (Corelight Community ID v1)
  *   evidence { bytes_out, bytes_in, destinations[ {ip, port, proto, app,
  *              server_name, bytes_out, bytes_in, flows} ], metrics { name: value },
- *              host_apps[ {app, bytes_out, bytes_in} ] }
+ *              host_apps[ {app, bytes_out, bytes_in} ],
+ *              flows[ {src_ip, src_port, dest_ip, dest_port, proto, start, end,
+ *                      bytes_out, bytes_in, app, server_name, community_id} ],
+ *              [pcap], [<detector>: { its own evidence }] }
  */
 #ifndef OUTFLOW_ALERT_H
 #define OUTFLOW_ALERT_H
@@ -45,6 +49,20 @@ struct alert_app {
 };
 
 #define ALERT_MAX_APPS 4
+#define ALERT_MAX_FLOWS 8
+#define ALERT_EXTRA_MAX 4096
+
+/* One flow behind an alert, initiator first. */
+struct alert_flow {
+	struct ip_addr src, dst;
+	uint16_t sport, dport;
+	uint8_t l4proto;
+	uint64_t first_us, last_us;
+	uint64_t bytes_out, bytes_in;	/* payload, initiator -> responder and back */
+	char app[48];
+	char server_name[64];
+	char community_id[48];		/* "1:..." */
+};
 
 struct alert {
 	uint64_t ts_us;		/* packet time of the evaluation */
@@ -65,8 +83,20 @@ struct alert {
 	size_t ndests;
 	struct alert_app apps[ALERT_MAX_APPS];	/* the host's top applications, since first seen */
 	size_t napps;
+	struct alert_flow flows[ALERT_MAX_FLOWS];	/* the flows behind it, main flow first */
+	size_t nflows;
+	char detail[256];	/* a detector's one-line summary: the {detail} placeholder */
+	/* A detector's own evidence: extra holds one JSON object (the text,
+	 * valid JSON, written with json.h) put under evidence.<extra_key>. */
+	char extra_key[24];
+	char extra[ALERT_EXTRA_MAX];
+	char pcap[256];		/* evidence pcap file written for this alert, "" if none */
 	char message[512];	/* rendered from the rule's template */
 };
+
+/* Adds flow f to a->flows (if there is room), with its Community ID. */
+struct flow;
+void alert_add_flow(struct alert *a, const struct flow *f, const char *app);
 
 /* Renders the rule's message template with the alert's numbers into a->message. */
 void alert_render_message(struct alert *a);

@@ -2,6 +2,7 @@
  * detect - see detect.h.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 struct eng_key {
 	uint64_t rule;		/* hash of the rule name: survives reloads */
 	struct ip_addr host, peer;	/* peer all-zero for host-level rules */
+	uint64_t sub;		/* a module subject's name and key, hashed; 0 otherwise */
 };
 
 struct engaged {
@@ -24,10 +26,23 @@ struct engaged {
 	char id[64];
 };
 
-/* nDPI ids an app/category except term names, resolved once per install. */
+/* nDPI ids an app/category except/only term names, resolved once per install. */
 struct resolved {
 	int *ids;
 	size_t n;
+};
+
+/* Per rule: its terms' resolved ids, and the scope its conditions measure. */
+struct rule_rt {
+	struct resolved *except, *only;
+	enum metric_scope scope;	/* MSCOPE_HOST, MSCOPE_DEST or a module's */
+};
+
+/* What an except/only term is tested against: a destination or a subject. */
+struct term_target {
+	const struct ip_addr *peer;	/* NULL: no address */
+	const char *name;		/* NULL or "": no name */
+	uint16_t app_master, app_proto, app_category, port;
 };
 
 struct detect {
@@ -36,8 +51,11 @@ struct detect {
 	detect_emit_fn emit;
 	void *emit_ctx;
 	const struct ruleset *rs;
-	struct resolved **res;	/* [rule][term] */
+	struct rule_rt *rt;	/* [rule] */
 	uint64_t *rule_hash;	/* [rule] */
+	const struct detector_ops *ops[MSCOPE__COUNT];	/* registered modules, by scope */
+	void *mod[MSCOPE__COUNT];
+	struct host_tables *ht;	/* during a tick: for host conditions of module rules */
 	struct table *eng;
 	uint32_t gen;		/* bumped per rule install: invalidates dest exclusion caches */
 	uint64_t seq;
@@ -72,18 +90,25 @@ detect_new(const struct detect_config *cfg, struct dpi *dpi, detect_emit_fn emit
 }
 
 static void
-resolved_free(struct resolved **res, const struct ruleset *rs)
+resolved_free(struct resolved *res, size_t n)
 {
 	if (res == NULL)
 		return;
-	for (size_t i = 0; i < rs->nrules; i++) {
-		if (res[i] == NULL)
-			continue;
-		for (size_t t = 0; t < rs->rules[i].nexcept; t++)
-			free(res[i][t].ids);
-		free(res[i]);
-	}
+	for (size_t t = 0; t < n; t++)
+		free(res[t].ids);
 	free(res);
+}
+
+static void
+rt_free(struct rule_rt *rt, const struct ruleset *rs)
+{
+	if (rt == NULL)
+		return;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		resolved_free(rt[i].except, rs->rules[i].nexcept);
+		resolved_free(rt[i].only, rs->rules[i].nonly);
+	}
+	free(rt);
 }
 
 void
@@ -92,10 +117,17 @@ detect_free(struct detect *d)
 	if (d == NULL)
 		return;
 	if (d->rs)
-		resolved_free(d->res, d->rs);
+		rt_free(d->rt, d->rs);
 	free(d->rule_hash);
 	table_free(d->eng);
 	free(d);
+}
+
+void
+detect_register(struct detect *d, const struct detector_ops *ops, void *mod)
+{
+	d->ops[ops->scope] = ops;
+	d->mod[ops->scope] = mod;
 }
 
 /*
@@ -131,10 +163,77 @@ resolve_term(struct detect *d, const struct rule *r, const struct rule_term *t,
 	return bad;
 }
 
+/* Resolves every term of one clause into *out; returns unknown names, or -1. */
+static int
+resolve_terms(struct detect *d, const struct rule *r, const struct rule_term *terms, size_t n,
+    struct resolved **out, const char *file, char *err, size_t errlen)
+{
+	int bad = 0;
+
+	if ((*out = calloc(n ? n : 1, sizeof **out)) == NULL)
+		return -1;
+	for (size_t t = 0; t < n; t++) {
+		int k = resolve_term(d, r, &terms[t], &(*out)[t], file, err, errlen);
+		if (k < 0)
+			return -1;
+		bad += k;
+	}
+	return bad;
+}
+
+static void
+add_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+add_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	size_t used = strlen(err);
+	va_list ap;
+
+	if (used && used + 1 < errlen)
+		err[used++] = '\n', err[used] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(err + used, errlen - used, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The scope a rule's conditions measure: host conditions may go with
+ * destination conditions or with one module's; two non-host scopes cannot
+ * be joined (they are about different things). Returns -1 (with a
+ * message) for such a rule or one whose module is not built in.
+ */
+static int
+rule_scope(struct detect *d, const struct rule *r, const char *file, enum metric_scope *out,
+    char *err, size_t errlen)
+{
+	enum metric_scope sc = MSCOPE_HOST;
+
+	for (size_t i = 0; i < r->ncond; i++) {
+		const struct metric_def *md = metric_def(r->cond[i].metric);
+		if (md->scope == MSCOPE_HOST || md->scope == sc)
+			continue;
+		if (sc != MSCOPE_HOST) {
+			add_err(err, errlen, "%s:%u:1: rule %s: %s cannot be joined with %s (they measure "
+			    "different things)", file, r->line, r->name, md->name,
+			    metric_def(r->cond[0].metric)->name);
+			return -1;
+		}
+		sc = md->scope;
+	}
+	if (sc != MSCOPE_HOST && sc != MSCOPE_DEST && d->ops[sc] == NULL) {
+		add_err(err, errlen, "%s:%u:1: rule %s: no detector computes its metrics in this build",
+		    file, r->line, r->name);
+		return -1;
+	}
+	*out = sc;
+	return 0;
+}
+
 int
 detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t errlen)
 {
-	struct resolved **res = calloc(rs->nrules ? rs->nrules : 1, sizeof *res);
+	struct rule_rt *rt = calloc(rs->nrules ? rs->nrules : 1, sizeof *rt);
 	uint64_t *hashes = calloc(rs->nrules ? rs->nrules : 1, sizeof *hashes);
 	const char *file = rs->source ? rs->source : "rules";
 
@@ -142,28 +241,28 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 
 	if (errlen > 0)
 		err[0] = '\0';
-	if (res == NULL || hashes == NULL)
+	if (rt == NULL || hashes == NULL)
 		goto oom;
 	for (size_t i = 0; i < rs->nrules; i++) {
 		const struct rule *r = &rs->rules[i];
+		int n;
 		hashes[i] = hash_bytes(r->name, strlen(r->name), 0);
-		res[i] = calloc(r->nexcept ? r->nexcept : 1, sizeof **res);
-		if (res[i] == NULL)
+		if ((n = resolve_terms(d, r, r->except, r->nexcept, &rt[i].except, file, err, errlen)) < 0)
 			goto oom;
-		for (size_t t = 0; t < r->nexcept; t++) {
-			int n = resolve_term(d, r, &r->except[t], &res[i][t], file, err, errlen);
-			if (n < 0)
-				goto oom;
-			bad += n;
-		}
+		bad += n;
+		if ((n = resolve_terms(d, r, r->only, r->nonly, &rt[i].only, file, err, errlen)) < 0)
+			goto oom;
+		bad += n;
+		if (rule_scope(d, r, file, &rt[i].scope, err, errlen) != 0)
+			bad++;
 	}
 	if (bad > 0)
 		goto fail;
 	if (d->rs)
-		resolved_free(d->res, d->rs);
+		rt_free(d->rt, d->rs);
 	free(d->rule_hash);
 	d->rs = rs;
-	d->res = res;
+	d->rt = rt;
 	d->rule_hash = hashes;
 	if (++d->gen == 0)
 		d->gen = 1;
@@ -171,10 +270,7 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 oom:
 	snprintf(err, errlen, "out of memory");
 fail:
-	{
-		struct ruleset tmp = *rs;
-		resolved_free(res, &tmp);
-	}
+	rt_free(rt, rs);
 	free(hashes);
 	return -1;
 }
@@ -188,44 +284,72 @@ ids_has(const struct resolved *r, int id)
 	return 0;
 }
 
-/* Does an except term of rule ri exclude this destination? */
+/* Does one of these terms match the target? */
 static int
-dest_excluded_eval(const struct detect *d, size_t ri, const struct dest *ds)
+terms_match(const struct rule_term *terms, const struct resolved *res, size_t n,
+    const struct term_target *tt)
 {
-	const struct rule *r = &d->rs->rules[ri];
-
-	for (size_t i = 0; i < r->nexcept; i++) {
-		const struct rule_term *t = &r->except[i];
-		const struct resolved *rv = &d->res[ri][i];
+	for (size_t i = 0; i < n; i++) {
+		const struct rule_term *t = &terms[i];
+		const struct resolved *rv = &res[i];
 		switch (t->kind) {
 		case RULE_TERM_DEST_IN:
-			if (netset_contains(t->net, &ds->key.peer))
+			if (tt->peer != NULL && netset_contains(t->net, tt->peer))
 				return 1;
 			break;
 		case RULE_TERM_SERVER_NAME:
-			if (ds->server_name[0] == '\0')
+			if (tt->name == NULL || tt->name[0] == '\0')
 				break;
 			for (size_t k = 0; k < t->nnames; k++)
-				if (rules_glob_match(t->names[k], ds->server_name))
+				if (rules_glob_match(t->names[k], tt->name))
 					return 1;
 			break;
 		case RULE_TERM_APP_IN:
-			if ((ds->app_master && ids_has(rv, ds->app_master)) ||
-			    (ds->app_proto && ids_has(rv, ds->app_proto)))
+			if ((tt->app_master && ids_has(rv, tt->app_master)) ||
+			    (tt->app_proto && ids_has(rv, tt->app_proto)))
 				return 1;
 			break;
 		case RULE_TERM_CATEGORY_IN:
-			if (ids_has(rv, ds->app_category))
+			if (ids_has(rv, tt->app_category))
 				return 1;
 			break;
 		case RULE_TERM_PORT_IN:
 			for (size_t k = 0; k < t->nports; k++)
-				if (t->ports[k] == ds->port)
+				if (t->ports[k] == tt->port)
 					return 1;
 			break;
 		}
 	}
 	return 0;
+}
+
+/* Does rule ri leave the target out: an except term matches, or it has
+ * only terms and none matches? */
+static int
+target_excluded(const struct detect *d, size_t ri, const struct term_target *tt)
+{
+	const struct rule *r = &d->rs->rules[ri];
+
+	if (r->nexcept && terms_match(r->except, d->rt[ri].except, r->nexcept, tt))
+		return 1;
+	return r->nonly && !terms_match(r->only, d->rt[ri].only, r->nonly, tt);
+}
+
+static int
+rule_filters(const struct rule *r)
+{
+	return r->nexcept > 0 || r->nonly > 0;
+}
+
+static int
+dest_excluded_eval(const struct detect *d, size_t ri, const struct dest *ds)
+{
+	struct term_target tt = {
+		.peer = &ds->key.peer, .name = ds->server_name, .app_master = ds->app_master,
+		.app_proto = ds->app_proto, .app_category = ds->app_category, .port = ds->port,
+	};
+
+	return target_excluded(d, ri, &tt);
 }
 
 /*
@@ -242,7 +366,7 @@ dest_excl_mask(const struct detect *d, struct dest *ds)
 	if (ds->excl_gen != d->gen) {
 		ds->excl_mask = 0;
 		for (size_t i = 0; i < d->rs->nrules && i < 64; i++)
-			if (d->rs->rules[i].nexcept > 0 && dest_excluded_eval(d, i, ds))
+			if (rule_filters(&d->rs->rules[i]) && dest_excluded_eval(d, i, ds))
 				ds->excl_mask |= 1ULL << i;
 		ds->excl_gen = d->gen;
 	}
@@ -252,7 +376,7 @@ dest_excl_mask(const struct detect *d, struct dest *ds)
 static int
 dest_excluded(const struct detect *d, size_t ri, struct dest *ds)
 {
-	if (d->rs->rules[ri].nexcept == 0)
+	if (!rule_filters(&d->rs->rules[ri]))
 		return 0;
 	if (ri >= 64)
 		return dest_excluded_eval(d, ri, ds);
@@ -295,7 +419,7 @@ excluded_bytes(struct detect *d, struct host_tables *ht, size_t ri, const struct
 {
 	struct excluded x = { 0, 0 };
 
-	if (d->rs->rules[ri].nexcept == 0)
+	if (!rule_filters(&d->rs->rules[ri]))
 		return x;
 	/* Most hosts have no excepted destination at all: skip the walk. */
 	if (ri < 64 && !((internal ? h->excl_int : h->excl_ext) >> ri & 1))
@@ -485,21 +609,16 @@ collect_apps(struct detect *d, const struct host *h, struct alert *a)
 
 /* Engagement bookkeeping; returns the entry to alert on, or NULL if suppressed. */
 static struct engaged *
-engage(struct detect *d, const struct rule *r, uint64_t rule_hash, const struct host *h,
-    const struct dest *ds, uint64_t now, enum alert_state *state)
+engage(struct detect *d, const struct rule *r, const struct eng_key *kp, uint64_t now,
+    enum alert_state *state)
 {
-	struct eng_key k;
+	struct eng_key k = *kp;
 	uint64_t sup = (uint64_t)r->suppress_s * 1000000u;
 	uint32_t hash;
 	struct engaged *e;
 
-	memset(&k, 0, sizeof k);
-	k.rule = rule_hash;
-	k.host = h->addr;
-	if (ds)
-		k.peer = ds->key.peer;
-	hash = (uint32_t)hash_mix64(rule_hash ^ addr_hash(&k.host, d->cfg.seed) ^
-	    addr_hash(&k.peer, d->cfg.seed + 3));
+	hash = (uint32_t)hash_mix64(k.rule ^ addr_hash(&k.host, d->cfg.seed) ^
+	    addr_hash(&k.peer, d->cfg.seed + 3) ^ k.sub);
 	e = table_lookup(d->eng, &k, hash);
 	/* Quiet for longer than the suppress time: the old engagement is over. */
 	if (e != NULL && now > e->last_true_us + sup) {
@@ -528,33 +647,69 @@ engage(struct detect *d, const struct rule *r, uint64_t rule_hash, const struct 
 	return NULL;
 }
 
+/*
+ * The common head of every alert: engagement (NULL if suppressed), ids,
+ * rule, host, window, values. The alert is zeroed first.
+ */
+static struct engaged *
+alert_begin(struct detect *d, size_t ri, const struct eng_key *k, const double *values,
+    uint64_t now, struct alert *a)
+{
+	const struct rule *r = &d->rs->rules[ri];
+	enum alert_state state;
+	struct engaged *e = engage(d, r, k, now, &state);
+
+	if (e == NULL)
+		return NULL;
+	memset(a, 0, sizeof *a);
+	a->ts_us = now;
+	a->sensor = d->cfg.sensor_name;
+	a->rule = r;
+	a->state = state;
+	a->updates = e->updates;
+	a->engaged_since_us = e->first_us;
+	a->src = k->host;
+	a->window_s = r->cond[0].window_s ? r->cond[0].window_s : 60;
+	a->window_start_us = host_window_start(a->window_s, now);
+	memcpy(a->values, values, sizeof a->values);
+	snprintf(a->id, sizeof a->id, "%s-%016" PRIx64 "-%" PRIu64, d->cfg.sensor_name,
+	    d->cfg.run_id, ++d->seq);
+	if (state == ALERT_NEW)
+		snprintf(e->id, sizeof e->id, "%s", a->id);
+	snprintf(a->engagement_id, sizeof a->engagement_id, "%s", e->id);
+	return e;
+}
+
+/* Renders, counts, hands the alert to the sinks and tells every module. */
+static void
+alert_finish(struct detect *d, struct alert *a)
+{
+	alert_render_message(a);
+	if (a->state == ALERT_NEW)
+		d->st.alerts_new++;
+	else
+		d->st.alerts_update++;
+	d->emit(d->emit_ctx, a);
+	for (int sc = 0; sc < MSCOPE__COUNT; sc++)
+		if (d->ops[sc] != NULL && d->ops[sc]->alerted != NULL)
+			d->ops[sc]->alerted(d->mod[sc], a);
+}
+
 static void
 fire(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h,
     const struct dest *ds, const double *values, uint64_t now)
 {
 	const struct rule *r = &d->rs->rules[ri];
-	enum alert_state state;
-	struct engaged *e = engage(d, r, d->rule_hash[ri], h, ds, now, &state);
+	struct eng_key k;
 	struct alert a;
 
-	if (e == NULL)
+	memset(&k, 0, sizeof k);
+	k.rule = d->rule_hash[ri];
+	k.host = h->addr;
+	if (ds)
+		k.peer = ds->key.peer;
+	if (alert_begin(d, ri, &k, values, now, &a) == NULL)
 		return;
-	memset(&a, 0, sizeof a);
-	a.ts_us = now;
-	a.sensor = d->cfg.sensor_name;
-	a.rule = r;
-	a.state = state;
-	a.updates = e->updates;
-	a.engaged_since_us = e->first_us;
-	a.src = h->addr;
-	a.window_s = r->cond[0].window_s ? r->cond[0].window_s : 60;
-	a.window_start_us = host_window_start(a.window_s, now);
-	memcpy(a.values, values, sizeof a.values);
-	snprintf(a.id, sizeof a.id, "%s-%016" PRIx64 "-%" PRIu64, d->cfg.sensor_name,
-	    d->cfg.run_id, ++d->seq);
-	if (state == ALERT_NEW)
-		snprintf(e->id, sizeof e->id, "%s", a.id);
-	snprintf(a.engagement_id, sizeof a.engagement_id, "%s", e->id);
 	fill_totals(d, ht, ri, h, ds, &a, now);
 	collect_dests(d, ht, ri, h, ds, &a, now);
 	collect_apps(d, h, &a);
@@ -567,21 +722,7 @@ fire(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h,
 		uint64_t tot = in ? a.bytes_in : a.bytes_out;
 		a.dominant = a.ndests == 1 || (tot > 0 && top * 2 > tot);
 	}
-	alert_render_message(&a);
-	if (state == ALERT_NEW)
-		d->st.alerts_new++;
-	else
-		d->st.alerts_update++;
-	d->emit(d->emit_ctx, &a);
-}
-
-static int
-rule_has_dest_cond(const struct rule *r)
-{
-	for (size_t i = 0; i < r->ncond; i++)
-		if (metric_def(r->cond[i].metric)->scope == MSCOPE_DEST)
-			return 1;
-	return 0;
+	alert_finish(d, &a);
 }
 
 /*
@@ -611,7 +752,7 @@ eval_rule(struct detect *d, struct host_tables *ht, size_t ri, const struct host
 	double v[RULE_MAX_CONDS] = { 0 };
 
 	d->st.evaluations++;
-	if (!rule_has_dest_cond(r)) {
+	if (d->rt[ri].scope == MSCOPE_HOST) {
 		for (size_t i = 0; i < r->ncond; i++)
 			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, NULL, &r->cond[i], now)))
 				return;
@@ -659,20 +800,127 @@ host_excl_summary(struct detect *d, struct host_tables *ht, struct host *h, uint
 	h->excl_gen = d->gen;
 }
 
+/* ---- module scopes -------------------------------------------------------- */
+
+struct visit_ctx {
+	struct detect *d;
+	enum metric_scope scope;
+	uint64_t now;
+};
+
+static void
+fire_subject(struct detect *d, size_t ri, const struct subject *s, const struct host *h,
+    const double *values, uint64_t now)
+{
+	const struct detector_ops *ops = d->ops[d->rt[ri].scope];
+	void *mod = d->mod[d->rt[ri].scope];
+	struct eng_key k;
+	struct alert a;
+
+	memset(&k, 0, sizeof k);
+	k.rule = d->rule_hash[ri];
+	k.host = s->host;
+	if (s->has_peer)
+		k.peer = s->peer;
+	k.sub = s->key ^ (s->name ? hash_bytes(s->name, strlen(s->name), 7) : 0);
+	if (alert_begin(d, ri, &k, values, now, &a) == NULL)
+		return;
+	if (s->has_peer) {
+		struct alert_dest *ad = &a.dests[a.ndests++];
+		ad->ip = s->peer;
+		ad->port = s->port;
+		ad->l4proto = s->l4proto;
+		dpi_ids_name(d->dpi, s->app_master, s->app_proto, ad->app, sizeof ad->app);
+		dpi_eve_proto(d->dpi, s->app_master, s->app_proto, ad->app_proto, sizeof ad->app_proto);
+		snprintf(ad->server_name, sizeof ad->server_name, "%s", s->name ? s->name : "");
+		a.dominant = 1;
+	}
+	if (h != NULL)
+		collect_apps(d, h, &a);
+	if (ops->evidence != NULL)
+		ops->evidence(mod, s, &d->rs->rules[ri], &a, now);
+	alert_finish(d, &a);
+}
+
+/* Evaluates every rule of the module's scope on one subject. */
+static void
+visit_subject(void *vctx, const struct subject *s)
+{
+	struct visit_ctx *vc = vctx;
+	struct detect *d = vc->d;
+	const struct detector_ops *ops = d->ops[vc->scope];
+	const struct host *h = NULL;
+	int h_looked = 0;
+	struct term_target tt = {
+		.peer = s->has_peer ? &s->peer : NULL, .name = s->name, .app_master = s->app_master,
+		.app_proto = s->app_proto, .app_category = s->app_category, .port = s->port,
+	};
+
+	for (size_t ri = 0; ri < d->rs->nrules; ri++) {
+		const struct rule *r = &d->rs->rules[ri];
+		double v[RULE_MAX_CONDS] = { 0 };
+		size_t i;
+
+		if (d->rt[ri].scope != vc->scope || r->disabled ||
+		    (r->hosts && !netset_contains(r->hosts, &s->host)))
+			continue;
+		if (rule_filters(r) && target_excluded(d, ri, &tt))
+			continue;
+		d->st.evaluations++;
+		for (i = 0; i < r->ncond; i++) {
+			const struct rule_cond *c = &r->cond[i];
+			if (metric_def(c->metric)->scope == vc->scope)
+				v[i] = ops->value(d->mod[vc->scope], s, c, vc->now);
+			else {
+				if (!h_looked) {
+					h = host_lookup(d->ht, &s->host);
+					h_looked = 1;
+				}
+				v[i] = h ? cond_value(d, d->ht, ri, h, NULL, c, vc->now) : 0;
+			}
+			if (!cond_holds(c, v[i]))
+				break;
+		}
+		if (i < r->ncond)
+			continue;
+		if (!h_looked) {
+			h = host_lookup(d->ht, &s->host);
+			h_looked = 1;
+		}
+		fire_subject(d, ri, s, h, v, vc->now);
+	}
+}
+
 void
 detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, uint64_t now_us)
 {
+	int want[MSCOPE__COUNT] = { 0 };
+
 	if (d->rs == NULL)
 		return;
-	for (struct host *h = host_changed_first(ht, since_us); h; h = host_changed_next(ht, h, since_us)) {
-		host_excl_summary(d, ht, h, since_us);
-		for (size_t ri = 0; ri < d->rs->nrules; ri++) {
-			const struct rule *r = &d->rs->rules[ri];
-			if (r->disabled || (r->hosts && !netset_contains(r->hosts, &h->addr)))
-				continue;
-			eval_rule(d, ht, ri, h, since_us, now_us);
+	for (size_t ri = 0; ri < d->rs->nrules; ri++)
+		if (!d->rs->rules[ri].disabled)
+			want[d->rt[ri].scope] = 1;
+	if (want[MSCOPE_HOST] || want[MSCOPE_DEST]) {
+		for (struct host *h = host_changed_first(ht, since_us); h;
+		    h = host_changed_next(ht, h, since_us)) {
+			host_excl_summary(d, ht, h, since_us);
+			for (size_t ri = 0; ri < d->rs->nrules; ri++) {
+				const struct rule *r = &d->rs->rules[ri];
+				if (r->disabled || d->rt[ri].scope > MSCOPE_DEST ||
+				    (r->hosts && !netset_contains(r->hosts, &h->addr)))
+					continue;
+				eval_rule(d, ht, ri, h, since_us, now_us);
+			}
 		}
 	}
+	d->ht = ht;
+	for (int sc = MSCOPE_DEST + 1; sc < MSCOPE__COUNT; sc++) {
+		struct visit_ctx vc = { d, (enum metric_scope)sc, now_us };
+		if (want[sc] && d->ops[sc] != NULL && d->ops[sc]->each != NULL)
+			d->ops[sc]->each(d->mod[sc], since_us, now_us, visit_subject, &vc);
+	}
+	d->ht = NULL;
 }
 
 void

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "alert.h"
+#include "detector.h"
 #include "dpi.h"
 #include "host.h"
 #include "rules.h"
@@ -43,6 +44,13 @@ struct detect;
 struct detect *detect_new(const struct detect_config *cfg, struct dpi *dpi,
     detect_emit_fn emit, void *emit_ctx, char *err, size_t errlen);
 void detect_free(struct detect *d);
+
+/*
+ * Registers a detector module for its scope (before the first
+ * detect_set_rules: rules naming a scope no module computes are refused).
+ * The module stays the caller's.
+ */
+void detect_register(struct detect *d, const struct detector_ops *ops, void *mod);
 
 /*
  * Installs a rule set (not owned: the caller keeps it alive until the next

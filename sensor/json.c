@@ -227,6 +227,13 @@ json_null_kv(struct json *j, const char *k)
 	put(j, "null", 4);
 }
 
+void
+json_raw_kv(struct json *j, const char *k, const char *raw)
+{
+	key(j, k);
+	put(j, raw, strlen(raw));
+}
+
 char *
 json_fmt_time(uint64_t ts_us, char *buf, size_t len)
 {

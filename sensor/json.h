@@ -42,6 +42,8 @@ void json_i64_kv(struct json *j, const char *key, int64_t v);
 void json_dbl_kv(struct json *j, const char *key, double v);	/* integral: exact; else %.6g; NaN/inf: null */
 void json_bool_kv(struct json *j, const char *key, int v);
 void json_null_kv(struct json *j, const char *key);
+/* Writes raw, which must already be valid JSON (e.g. another json's text). */
+void json_raw_kv(struct json *j, const char *key, const char *raw);
 
 /* Packet time as EVE writes it: 2026-03-02T09:00:00.000001+0000 (UTC). */
 char *json_fmt_time(uint64_t ts_us, char *buf, size_t len);

@@ -33,13 +33,25 @@ enum metric_id {
 
 enum metric_scope {
 	MSCOPE_HOST,	/* evaluated once per host */
-	MSCOPE_DEST	/* evaluated per destination of a host */
+	MSCOPE_DEST,	/* evaluated per destination of a host */
+	/* Detector modules (detector.h): one scope each, evaluated per subject
+	 * the module visits. */
+	MSCOPE_DNS,	/* (host, registered domain) of DNS queries: dnsmon.c */
+	MSCOPE_ICMP,	/* (host, peer) ICMP echo traffic: icmpmon.c */
+	MSCOPE_PEER,	/* (host, destination name or address) across flows: peer.c */
+	MSCOPE_CONN,	/* one open connection: conn.c */
+	MSCOPE_STAGING,	/* a host's collect-then-send episode: staging.c */
+	MSCOPE_NEWDEST,	/* (host, destination) first seen recently: newdest.c */
+	MSCOPE_BASELINE,/* a host's hourly volume against its learned band: baseline.c */
+	MSCOPE_RISK,	/* a host's accumulated alert scores: risk.c */
+	MSCOPE__COUNT
 };
 
 enum metric_unit {
 	MUNIT_BYTES,	/* thresholds take B/KB/MB/GB/TB and KiB/MiB/GiB/TiB */
 	MUNIT_COUNT,	/* a plain number */
-	MUNIT_RATIO	/* a plain number, may be fractional */
+	MUNIT_RATIO,	/* a plain number, may be fractional */
+	MUNIT_DURATION	/* seconds; thresholds take s/min/h/d */
 };
 
 struct metric_def {

@@ -206,7 +206,7 @@ open_rule(struct rules_parser *P)
 
 static const char *const placeholders[] = {
 	"src_ip", "dest_ip", "dest_port", "server_name", "app", "rule", "category",
-	"severity", "window", "value"
+	"severity", "window", "value", "detail"
 };
 
 static int
@@ -304,11 +304,11 @@ rule_attribute(struct rules_parser *P)
 		if (t->type == RULES_TK_WORD && (s = rules_suggest(t, rules_attr_names, RULES_ATTR__COUNT)) != NULL)
 			rules_perr(P, t, "unknown attribute %s; did you mean '%s'?", rules_tq(t, qb), s);
 		else
-			rules_perr(P, t, "unknown attribute %s; expected one of: category, when, hosts, except, "
+			rules_perr(P, t, "unknown attribute %s; expected one of: category, when, hosts, only, except, "
 			    "severity, score, mitre, message, suppress, enabled, or '}'", rules_tq(t, qb));
 		return;
 	}
-	if (a != RULES_ATTR_EXCEPT && P->b.seen[a]) {
+	if (a != RULES_ATTR_EXCEPT && a != RULES_ATTR_ONLY && P->b.seen[a]) {
 		rules_perr(P, t, "duplicate '%s' (already set at line %u)", rules_attr_names[a], P->b.seen[a]);
 		return;
 	}
@@ -369,6 +369,21 @@ dispatch(struct rules_parser *P)
 
 /* ---- entry points ---- */
 
+static void
+rule_terms_free(struct rule_term *terms, size_t n)
+{
+	for (size_t j = 0; j < n; j++) {
+		struct rule_term *t = &terms[j];
+		netset_free(t->net);
+		for (size_t k = 0; k < t->nnames; k++)
+			free(t->names[k]);
+		free(t->names);
+		free(t->pos);
+		free(t->ports);
+	}
+	free(terms);
+}
+
 void
 ruleset_free(struct ruleset *rs)
 {
@@ -378,16 +393,8 @@ ruleset_free(struct ruleset *rs)
 		struct rule *r = &rs->rules[i];
 		free(r->message);
 		netset_free(r->hosts);
-		for (size_t j = 0; j < r->nexcept; j++) {
-			struct rule_term *t = &r->except[j];
-			netset_free(t->net);
-			for (size_t k = 0; k < t->nnames; k++)
-				free(t->names[k]);
-			free(t->names);
-			free(t->pos);
-			free(t->ports);
-		}
-		free(r->except);
+		rule_terms_free(r->except, r->nexcept);
+		rule_terms_free(r->only, r->nonly);
 	}
 	free(rs->rules);
 	netset_free(rs->home_net);
@@ -550,12 +557,16 @@ rule_summary(const struct rule *r, char *buf, size_t len)
 			PUT("[%s]", rules_fmt_dur(c->window_s, a, sizeof a, 1));
 		if (d != NULL && d->unit == MUNIT_BYTES)
 			rules_fmt_size(c->value, b, sizeof b);
+		else if (d != NULL && d->unit == MUNIT_DURATION)
+			rules_fmt_dur((uint32_t)c->value, b, sizeof b, 0);
 		else
 			snprintf(b, sizeof b, "%g", c->value);
 		PUT(" %s %s", (unsigned)c->op < 4 ? ops[c->op] : "?", b);
 	}
 	if (r->hosts != NULL)
 		PUT("  hosts %zu prefix%s", netset_count(r->hosts), netset_count(r->hosts) == 1 ? "" : "es");
+	if (r->nonly)
+		PUT("  only %zu term%s", r->nonly, r->nonly == 1 ? "" : "s");
 	if (r->nexcept)
 		PUT("  except %zu term%s", r->nexcept, r->nexcept == 1 ? "" : "s");
 	PUT("  suppress %s", rules_fmt_dur(r->suppress_s, a, sizeof a, 0));

@@ -71,6 +71,8 @@ struct rule {
 	struct rule_cond cond[RULE_MAX_CONDS];
 	size_t ncond;
 	struct netset *hosts;		/* hosts this rule watches; NULL = every internal host */
+	struct rule_term *only;		/* if any: only destinations matching one count (owned) */
+	size_t nonly;
 	struct rule_term *except;	/* destinations that do not count (owned) */
 	size_t nexcept;
 	int disabled;			/* "enabled no" */

@@ -15,7 +15,7 @@
 
 const char *const rules_attr_names[RULES_ATTR__COUNT] = {
 	"category", "when", "hosts", "except", "severity", "score", "mitre", "message",
-	"suppress", "enabled"
+	"suppress", "enabled", "only"
 };
 
 static int
@@ -145,6 +145,13 @@ parse_cond(struct rules_parser *P, struct rules_cur *c, struct rule_cond *rc)
 	}
 	if (d->unit == MUNIT_BYTES)
 		return rules_parse_size(P, c, &rc->value);
+	if (d->unit == MUNIT_DURATION) {
+		uint32_t secs;
+		if (rules_parse_duration(P, c, &secs) != 0)
+			return -1;
+		rc->value = secs;
+		return 0;
+	}
 	return rules_parse_plain(P, c, d->unit == MUNIT_COUNT ? "a count" : "a ratio",
 	    d->unit == MUNIT_COUNT, &rc->value);
 }
@@ -183,8 +190,10 @@ attr_hosts(struct rules_parser *P, struct rule *r, struct rules_cur *c)
 	return rules_parse_cidrs(P, c, &r->hosts);
 }
 
+/* One term of an except or only clause, appended to *terms / *nterms. */
 static int
-except_term(struct rules_parser *P, struct rule *r, struct rules_cur *c)
+filter_term(struct rules_parser *P, struct rule_term **termsp, size_t *nterms, const char *clause,
+    struct rules_cur *c)
 {
 	static const char *const kinds[] = { "dest", "server_name", "app", "app_category", "dest_port" };
 	const struct rules_tok *t = rules_cnext(c), *op;
@@ -196,8 +205,8 @@ except_term(struct rules_parser *P, struct rule *r, struct rules_cur *c)
 	for (k = 0; k < 5 && !rules_is_word(t, kinds[k]); k++)
 		;
 	if (k == 5) {
-		rules_perr(P, t, "expected an except term (dest in, server_name ~, app in, app_category in, "
-		    "dest_port in), got %s", rules_tq(t, qb));
+		rules_perr(P, t, "expected an %s term (dest in, server_name ~, app in, app_category in, "
+		    "dest_port in), got %s", clause, rules_tq(t, qb));
 		return -1;
 	}
 	op = rules_cnext(c);
@@ -205,16 +214,16 @@ except_term(struct rules_parser *P, struct rule *r, struct rules_cur *c)
 		rules_perr(P, op, "expected '%s' after %s, got %s", k == 1 ? "~" : "in", kinds[k], rules_tq(op, qb));
 		return -1;
 	}
-	if (r->nexcept == RULES_MAX_EXCEPT) {
-		rules_perr(P, t, "too many except terms (at most %d)", RULES_MAX_EXCEPT);
+	if (*nterms == RULES_MAX_EXCEPT) {
+		rules_perr(P, t, "too many %s terms (at most %d)", clause, RULES_MAX_EXCEPT);
 		return -1;
 	}
-	if ((terms = realloc(r->except, (r->nexcept + 1) * sizeof *terms)) == NULL) {
+	if ((terms = realloc(*termsp, (*nterms + 1) * sizeof *terms)) == NULL) {
 		rules_oom(P, t);
 		return -1;
 	}
-	r->except = terms;
-	term = &terms[r->nexcept++];
+	*termsp = terms;
+	term = &terms[(*nterms)++];
 	memset(term, 0, sizeof *term);
 	nl.term = term;
 	nl.maxlen = 63;
@@ -238,24 +247,39 @@ except_term(struct rules_parser *P, struct rule *r, struct rules_cur *c)
 	}
 }
 
+/* term or term or ...: an except or only clause. */
 static int
-attr_except(struct rules_parser *P, struct rule *r, struct rules_cur *c)
+filter_clause(struct rules_parser *P, struct rule_term **terms, size_t *nterms, const char *clause,
+    struct rules_cur *c)
 {
 	const struct rules_tok *t;
 	char qb[64];
 
 	for (;;) {
-		if (except_term(P, r, c) != 0)
+		if (filter_term(P, terms, nterms, clause, c) != 0)
 			return -1;
 		if (rules_cat_end(c))
 			return 0;
 		t = rules_cnext(c);
 		if (!rules_is_word(t, "or")) {
-			rules_perr(P, t, "expected 'or' or the end of the line after an except term, got %s",
-			    rules_tq(t, qb));
+			rules_perr(P, t, "expected 'or' or the end of the line after an %s term, got %s",
+			    clause, rules_tq(t, qb));
 			return -1;
 		}
 	}
+}
+
+static int
+attr_except(struct rules_parser *P, struct rule *r, struct rules_cur *c)
+{
+	return filter_clause(P, &r->except, &r->nexcept, "except", c);
+}
+
+/* only: the rule counts just the destinations matching one of these terms. */
+static int
+attr_only(struct rules_parser *P, struct rule *r, struct rules_cur *c)
+{
+	return filter_clause(P, &r->only, &r->nonly, "only", c);
 }
 
 static int
@@ -336,7 +360,7 @@ attr_enabled(struct rules_parser *P, struct rule *r, struct rules_cur *c)
 typedef int (*attr_fn)(struct rules_parser *, struct rule *, struct rules_cur *);
 static const attr_fn attr_fns[RULES_ATTR__COUNT] = {
 	attr_category, attr_when, attr_hosts, attr_except, attr_severity, attr_score,
-	attr_mitre, attr_message, attr_suppress, attr_enabled
+	attr_mitre, attr_message, attr_suppress, attr_enabled, attr_only
 };
 
 int

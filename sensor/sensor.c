@@ -49,6 +49,11 @@ struct sensor {
 	FILE *out;
 	int out_owned;
 	struct sink_redis *redis;
+	struct module {				/* detector modules (detector.h) */
+		const struct detector_ops *ops;
+		void *mod;
+	} mods[MSCOPE__COUNT];
+	int nmods;
 	struct counters c;
 	struct frag_cache frags;
 	uint64_t now_us;		/* newest packet time */
@@ -122,17 +127,31 @@ sensor_emit(void *ctx, const struct alert *a)
 
 /* ---- flows ---------------------------------------------------------------- */
 
+/* The flow's application and server name just became final. */
+static void
+sensor_flow_classified(struct sensor *s, struct flow *f, uint64_t now)
+{
+	host_flow_classified(s->hosts, f, now);
+	for (int i = 0; i < s->nmods; i++)
+		if (s->mods[i].ops->flow_classified != NULL)
+			s->mods[i].ops->flow_classified(s->mods[i].mod, f, now);
+}
+
 static void
 sensor_flow_end(void *ctx, struct flow *f, enum flow_end why)
 {
 	struct sensor *s = ctx;
 
-	(void)why;
 	if (f->dpi_state == DPI_PENDING) {
 		dpi_flow_end(s->dpi, f);
 		if (f->counted)
-			host_flow_classified(s->hosts, f, s->now_us);
+			sensor_flow_classified(s, f, s->now_us);
 	}
+	if (!f->counted)
+		return;
+	for (int i = 0; i < s->nmods; i++)
+		if (s->mods[i].ops->flow_end != NULL)
+			s->mods[i].ops->flow_end(s->mods[i].mod, f, (int)why, s->now_us);
 }
 
 /* ---- rules ---------------------------------------------------------------- */
@@ -205,6 +224,33 @@ sensor_setup_home(struct sensor *s, char *err, size_t errlen)
 
 /* ---- construction --------------------------------------------------------- */
 
+/* Takes a new detector module (NULL: its constructor failed, err says why). */
+static int
+sensor_add_module(struct sensor *s, const struct detector_ops *ops, void *mod)
+{
+	if (mod == NULL)
+		return -1;
+	s->mods[s->nmods].ops = ops;
+	s->mods[s->nmods].mod = mod;
+	s->nmods++;
+	detect_register(s->det, ops, mod);
+	return 0;
+}
+
+/*
+ * The detector modules, in the order their hooks run. Each keeps bounded
+ * state of its own; the caps come from the configuration.
+ */
+static int
+sensor_add_modules(struct sensor *s, char *err, size_t errlen)
+{
+	(void)s;
+	(void)err;
+	(void)errlen;
+	(void)sensor_add_module;	/* each module: if (sensor_add_module(s, &x_ops, x_new(...)) != 0) return -1; */
+	return 0;
+}
+
 struct sensor *
 sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 {
@@ -237,6 +283,8 @@ sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 		.run_id = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid(), .seed = seed,
 	};
 	if ((s->det = detect_new(&dc, s->dpi, sensor_emit, s, err, errlen)) == NULL)
+		goto fail;
+	if (sensor_add_modules(s, err, errlen) != 0)
 		goto fail;
 	s->rules = NULL;	/* installed below, which takes it */
 	if (sensor_install_rules(s, rs, err, errlen) != 0) {
@@ -290,6 +338,11 @@ sensor_free(struct sensor *s)
 		return;
 	if (s->flows)
 		flow_table_free(s->flows);	/* ends every flow through sensor_flow_end */
+	for (int i = 0; i < s->nmods; i++) {
+		if (s->mods[i].ops->save != NULL)
+			s->mods[i].ops->save(s->mods[i].mod);
+		s->mods[i].ops->free(s->mods[i].mod);
+	}
 	capture_close(s->cap);
 	detect_free(s->det);
 	host_tables_free(s->hosts);
@@ -309,6 +362,9 @@ static void
 sensor_tick(struct sensor *s, uint64_t now)
 {
 	flow_table_expire(s->flows, now);
+	for (int i = 0; i < s->nmods; i++)
+		if (s->mods[i].ops->tick != NULL)
+			s->mods[i].ops->tick(s->mods[i].mod, now);
 	detect_tick(s->det, s->hosts, s->last_tick_us, now);
 	s->last_tick_us = now;
 }
@@ -358,8 +414,11 @@ sensor_process(struct sensor *s, int dlt, const struct capture_pkt *cp)
 	}
 	/* nDPI first, so a packet that completes detection is credited to its app. */
 	if (dpi_packet(s->dpi, f, &p))
-		host_flow_classified(s->hosts, f, ts);
+		sensor_flow_classified(s, f, ts);
 	host_account(s->hosts, f, dir, &p);
+	for (int i = 0; i < s->nmods; i++)
+		if (s->mods[i].ops->packet != NULL)
+			s->mods[i].ops->packet(s->mods[i].mod, f, dir, &p);
 }
 
 void
@@ -462,6 +521,15 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 		json_u64_kv(&j, "errors", rs.errors);
 		json_obj_close(&j);
 	}
+	json_obj_open(&j, "detectors");
+	for (int i = 0; i < s->nmods; i++) {
+		if (s->mods[i].ops->stats == NULL)
+			continue;
+		json_obj_open(&j, s->mods[i].ops->name);
+		s->mods[i].ops->stats(s->mods[i].mod, &j);
+		json_obj_close(&j);
+	}
+	json_obj_close(&j);
 	json_obj_open(&j, "rules");
 	json_u64_kv(&j, "loaded", s->rules ? s->rules->nrules : 0);
 	json_u64_kv(&j, "reloads", s->c.reloads);

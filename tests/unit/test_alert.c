@@ -113,7 +113,7 @@ test_alert_json_has_every_contract_field(void)
 	    "{\"ip\":\"198.51.100.7\",\"port\":443,\"proto\":\"TCP\",\"app\":\"TLS.Dropbox\","
 	    "\"server_name\":\"up.\\\"evil\\\".example\",\"bytes_out\":2900000,\"bytes_in\":900,\"flows\":3},"
 	    "{\"ip\":\"2001:db8::9\",\"port\":0,\"proto\":47,\"app\":\"Unknown\",\"bytes_out\":100000,\"bytes_in\":100,\"flows\":1}],"
-	    "\"metrics\":{\"dest.out.bytes[10min]\":3000000,\"dest.out.ratio[10min]\":3000},\"host_apps\":[]}}");
+	    "\"metrics\":{\"dest.out.bytes[10min]\":3000000,\"dest.out.ratio[10min]\":3000},\"host_apps\":[],\"flows\":[]}}");
 	/* Not dominant: no top-level destination fields; state new. */
 	a.dominant = 0;
 	a.state = ALERT_NEW;

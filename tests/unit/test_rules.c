@@ -463,7 +463,7 @@ test_error_messages_with_positions(void)
 		{ "rule r {\n" RULE_OK "hosts $NOPE\n}\n",
 		  "t.rules:6:7: unknown variable $NOPE (define it with 'var' before using it)" },
 		{ "rule r {\n" RULE_OK "colour red\n}\n", "t.rules:6:1: unknown attribute 'colour'; expected "
-		  "one of: category, when, hosts, except, severity, score, mitre, message, suppress, enabled, or '}'" },
+		  "one of: category, when, hosts, only, except, severity, score, mitre, message, suppress, enabled, or '}'" },
 		{ "rule r {\n" RULE_OK "  sevrity low\n}\n",
 		  "t.rules:6:3: unknown attribute 'sevrity'; did you mean 'severity'?" },
 		{ "rule r {\n" RULE_OK "severity high\n}\n", "t.rules:6:1: duplicate 'severity' (already set at line 4)" },
@@ -560,7 +560,7 @@ test_error_messages_with_positions(void)
 		  "t.rules:5:11: unknown escape in string: only \\\" and \\\\ are allowed" },
 		{ "rule r {\ncategory staging\nwhen host.out.bytes[1h] > 1\nseverity low\nmessage \"hi {nope}\"\n}\n",
 		  "t.rules:5:13: unknown placeholder {nope}; expected one of: src_ip, dest_ip, dest_port, "
-		  "server_name, app, rule, category, severity, window, value, or a metric of the when clause" },
+		  "server_name, app, rule, category, severity, window, value, detail, or a metric of the when clause" },
 		{ "rule r {\ncategory staging\nwhen host.out.bytes[1h] > 1\nseverity low\n"
 		  "message \"{host.out.peers}\"\n}\n",
 		  "t.rules:5:10: placeholder {host.out.peers} names a metric that is not in this rule's "
@@ -688,7 +688,7 @@ test_all_errors_collected_in_one_parse(void)
 	    "unusual-protocol, new-destination, baseline-anomaly, host-risk"));
 	CHECK(has_error(&e, "t.rules:5:8: unknown metric 'host.out.byte'; did you mean 'host.out.bytes'?"));
 	CHECK(has_error(&e, "t.rules:8:3: unknown attribute 'colour'; expected one of: category, when, "
-	    "hosts, except, severity, score, mitre, message, suppress, enabled, or '}'"));
+	    "hosts, only, except, severity, score, mitre, message, suppress, enabled, or '}'"));
 	CHECK(has_error(&e, "t.rules:12:58: expected a ratio without a unit, got 'KB'"));
 	CHECK(has_error(&e, "t.rules:13:12: unknown severity 'hgh'; expected low, medium, high or critical"));
 	rules_errors_free(&e);
