@@ -22,7 +22,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototy
             -Wsign-compare -Wpointer-arith -Wformat=2 -Wundef -Wvla
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -D_GNU_SOURCE -Isensor $(NDPI_INC) -MMD -MP
-LDLIBS   := -lpcap $(NDPI_LIB) -lhiredis -lpthread -lm
+LDLIBS   := -lpcap $(NDPI_LIB) -lhiredis -lpsl -lpthread -lm
 
 LIB_SRC  := $(filter-out sensor/main.c,$(wildcard sensor/*.c))
 LIB_OBJ  := $(LIB_SRC:sensor/%.c=$(BUILD)/obj/%.o)

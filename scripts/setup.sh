@@ -10,6 +10,8 @@ pkgs=(
 	libpcap-dev                         # capture (live and files)
 	libndpi-dev libndpi-bin             # application detection; ndpiReader for the benchmark
 	libhiredis-dev redis-server redis-tools  # the alert sink; a server for the demo and tests
+	libpsl-dev                          # registered domains (Public Suffix List) for DNS and peers
+	libgcrypt20-dev                     # linked by nDPI (its hashes, incl. Community ID)
 	python3                             # test harness: JSON field-by-field comparison
 	clang libclang-rt-14-dev llvm       # libFuzzer targets and sanitizer runtimes
 	iproute2 tcpreplay procps           # live-capture tests in network namespaces

@@ -27,9 +27,27 @@
 #include "metric.h"
 
 struct alert;
+struct dpi;
+struct host_tables;
 struct json;
+struct netset;
 struct rule;
 struct rule_cond;
+struct sensor_config;
+
+/*
+ * What a module's constructor gets: x_new(const struct detector_env *,
+ * char *err, size_t errlen) returns the module or NULL with a message.
+ */
+struct detector_env {
+	const struct sensor_config *cfg;	/* caps and options (sensor.h) */
+	int state_dirfd;			/* --state-dir opened (openat() into it), -1 if none:
+						 * then nothing persists */
+	struct host_tables *hosts;		/* read-only use: windows, destinations */
+	struct dpi *dpi;			/* names of nDPI ids */
+	const struct netset *home;		/* HOME_NET */
+	uint64_t seed;				/* hash seed of this run */
+};
 
 /*
  * What one rule evaluation is about. The module fills what it knows; the

@@ -32,6 +32,7 @@ enum {
 	OPT_MAX_ENGAGED, OPT_REDIS_CHANNEL, OPT_REDIS_STREAM, OPT_REDIS_STATS_CHANNEL,
 	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
+	OPT_STATE_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -69,6 +70,7 @@ static const struct option long_opts[] = {
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
 	{ "spool-max", required_argument, NULL, OPT_SPOOL_MAX },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ NULL, 0, NULL, 0 },
@@ -94,6 +96,8 @@ usage(FILE *f)
 "      --home-net CIDR,...  internal networks (same as --set HOME_NET=...)\n"
 "      --check-rules PATH   validate a rule file, print a summary, exit\n"
 "      --tick SECONDS       detector evaluation period in packet time (default 10)\n"
+"      --state-dir DIR      keep what detectors learn (first-seen destinations,\n"
+"                           baselines) in DIR across restarts (default: nothing kept)\n"
 "Output\n"
 "  -o, --output FILE        append alerts as JSON lines (- = stdout)\n"
 "      --redis URL          redis://[user:password@]host:port/db or unix:///path\n"
@@ -345,6 +349,7 @@ main(int argc, char **argv)
 		case 'Z': user = optarg; break;
 		case OPT_CHROOT: chroot_dir = optarg; break;
 		case OPT_SPOOL_DIR: cfg.spool_dir = optarg; break;
+		case OPT_STATE_DIR: cfg.state_dir = optarg; break;
 		case OPT_SPOOL_MAX: cfg.spool_max_bytes = num_arg("--spool-max", optarg, 1, 1u << 20) << 20; break;
 		case OPT_PROGRESS: cfg.progress = 1; break;
 		case OPT_NO_PROGRESS: cfg.progress = 0; break;

@@ -2,6 +2,7 @@
  * sensor - see sensor.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ struct sensor {
 		void *mod;
 	} mods[MSCOPE__COUNT];
 	int nmods;
+	int state_dirfd;			/* --state-dir, -1 if none */
 	struct counters c;
 	struct frag_cache frags;
 	uint64_t now_us;		/* newest packet time */
@@ -242,12 +244,25 @@ sensor_add_module(struct sensor *s, const struct detector_ops *ops, void *mod)
  * state of its own; the caps come from the configuration.
  */
 static int
-sensor_add_modules(struct sensor *s, char *err, size_t errlen)
+sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 {
-	(void)s;
-	(void)err;
-	(void)errlen;
-	(void)sensor_add_module;	/* each module: if (sensor_add_module(s, &x_ops, x_new(...)) != 0) return -1; */
+	struct detector_env env = {
+		.cfg = &s->cfg, .state_dirfd = -1, .hosts = s->hosts, .dpi = s->dpi,
+		.home = s->home, .seed = seed,
+	};
+
+	if (s->cfg.state_dir != NULL) {
+		/* Opened now, before a chroot or privilege drop, and written at exit through this fd. */
+		s->state_dirfd = open(s->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (s->state_dirfd < 0) {
+			snprintf(err, errlen, "--state-dir %s: %s", s->cfg.state_dir, strerror(errno));
+			return -1;
+		}
+	}
+	env.state_dirfd = s->state_dirfd;
+	/* Each module: if (sensor_add_module(s, &x_ops, x_new(&env, err, errlen)) != 0) return -1; */
+	(void)sensor_add_module;
+	(void)env;
 	return 0;
 }
 
@@ -263,6 +278,7 @@ sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	s->cfg = *cfg;
+	s->state_dirfd = -1;
 	frag_init(&s->frags, seed);
 	if ((rs = sensor_load_rules(s, err, errlen)) == NULL)
 		goto fail;
@@ -284,7 +300,7 @@ sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 	};
 	if ((s->det = detect_new(&dc, s->dpi, sensor_emit, s, err, errlen)) == NULL)
 		goto fail;
-	if (sensor_add_modules(s, err, errlen) != 0)
+	if (sensor_add_modules(s, seed, err, errlen) != 0)
 		goto fail;
 	s->rules = NULL;	/* installed below, which takes it */
 	if (sensor_install_rules(s, rs, err, errlen) != 0) {
@@ -343,6 +359,8 @@ sensor_free(struct sensor *s)
 			s->mods[i].ops->save(s->mods[i].mod);
 		s->mods[i].ops->free(s->mods[i].mod);
 	}
+	if (s->state_dirfd >= 0)
+		close(s->state_dirfd);
 	capture_close(s->cap);
 	detect_free(s->det);
 	host_tables_free(s->hosts);

@@ -31,6 +31,7 @@ struct sensor_config {
 	size_t redis_maxlen, redis_queue;
 	int redis_drain_ms;		/* bounded wait for delivery at exit */
 	const char *spool_dir;		/* --spool-dir: alerts beyond the queue go to disk */
+	const char *state_dir;		/* --state-dir: what detectors learn survives restarts */
 	uint64_t spool_max_bytes;	/* --spool-max */
 	const char *sensor_name;
 	int stats_interval_s;		/* wall seconds between stats lines; 0 = only at exit */
