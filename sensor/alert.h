@@ -70,6 +70,7 @@ struct alert {
 	char engagement_id[64];	/* the id of the alert that opened this engagement */
 	const char *sensor;
 	const struct rule *rule;
+	uint8_t score;		/* 0..100: the rule's, or more when weighted (off hours) */
 	enum alert_state state;
 	uint32_t updates;
 	uint64_t engaged_since_us;

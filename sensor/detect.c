@@ -665,6 +665,7 @@ alert_begin(struct detect *d, size_t ri, const struct eng_key *k, const double *
 	a->ts_us = now;
 	a->sensor = d->cfg.sensor_name;
 	a->rule = r;
+	a->score = r->score;
 	a->state = state;
 	a->updates = e->updates;
 	a->engaged_since_us = e->first_us;

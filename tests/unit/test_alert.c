@@ -52,6 +52,7 @@ mk_alert(struct alert *a, const struct rule *r)
 	snprintf(a->engagement_id, sizeof a->engagement_id, "s1-00000000000000ab-3");
 	a->sensor = "s1";
 	a->rule = r;
+	a->score = r->score;
 	a->state = ALERT_UPDATE;
 	a->updates = 2;
 	a->engaged_since_us = PB_T0;
