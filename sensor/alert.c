@@ -92,25 +92,33 @@ community_id(const struct alert_flow *af, char *out, size_t len)
 }
 
 void
-alert_add_flow(struct alert *a, const struct flow *f, const char *app)
+alert_add_flow_rec(struct alert *a, const struct alert_flow *af)
 {
-	struct alert_flow *af;
-	int fwd = 0, rev = 1;
+	struct alert_flow *dst;
 
 	if (a->nflows >= ALERT_MAX_FLOWS)
 		return;
-	af = &a->flows[a->nflows++];
-	memset(af, 0, sizeof *af);
-	af->src = *flow_initiator(f, &af->sport);
-	af->dst = *flow_responder(f, &af->dport);
-	af->l4proto = f->key.proto;
-	af->first_us = f->first_us;
-	af->last_us = f->last_us;
-	af->bytes_out = f->payload_bytes[fwd];
-	af->bytes_in = f->payload_bytes[rev];
-	snprintf(af->app, sizeof af->app, "%s", app ? app : "");
-	snprintf(af->server_name, sizeof af->server_name, "%s", f->server_name);
-	community_id(af, af->community_id, sizeof af->community_id);
+	dst = &a->flows[a->nflows++];
+	*dst = *af;
+	community_id(dst, dst->community_id, sizeof dst->community_id);
+}
+
+void
+alert_add_flow(struct alert *a, const struct flow *f, const char *app)
+{
+	struct alert_flow af;
+
+	memset(&af, 0, sizeof af);
+	af.src = *flow_initiator(f, &af.sport);
+	af.dst = *flow_responder(f, &af.dport);
+	af.l4proto = f->key.proto;
+	af.first_us = f->first_us;
+	af.last_us = f->last_us;
+	af.bytes_out = f->payload_bytes[FLOW_DIR_FWD];
+	af.bytes_in = f->payload_bytes[FLOW_DIR_REV];
+	snprintf(af.app, sizeof af.app, "%s", app ? app : "");
+	snprintf(af.server_name, sizeof af.server_name, "%s", f->server_name);
+	alert_add_flow_rec(a, &af);
 }
 
 /* The measured value of condition i, as a message shows it. */

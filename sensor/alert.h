@@ -98,6 +98,8 @@ struct alert {
 /* Adds flow f to a->flows (if there is room), with its Community ID. */
 struct flow;
 void alert_add_flow(struct alert *a, const struct flow *f, const char *app);
+/* Adds a flow described by *af (its community_id is computed here). */
+void alert_add_flow_rec(struct alert *a, const struct alert_flow *af);
 
 /* Renders the rule's message template with the alert's numbers into a->message. */
 void alert_render_message(struct alert *a);

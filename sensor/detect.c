@@ -577,6 +577,48 @@ fill_totals(struct detect *d, struct host_tables *ht, size_t ri, const struct ho
 	}
 }
 
+/* Evidence: the destination's open flow and the last one that ended. */
+static void
+dest_flows(struct detect *d, const struct dest *ds, struct alert *a)
+{
+	const struct flow *f = host_dest_live_flow(ds);
+	char app[48];
+
+	if (f != NULL)
+		alert_add_flow(a, f, dpi_app_name(d->dpi, f, app, sizeof app));
+	if (ds->ended.first_us != 0 && (f == NULL || ds->ended.first_us != f->first_us)) {
+		struct alert_flow af;
+		memset(&af, 0, sizeof af);
+		af.src = ds->key.host;
+		af.dst = ds->key.peer;
+		af.sport = ds->ended.sport;
+		af.dport = ds->ended.dport;
+		af.l4proto = ds->ended.l4proto;
+		af.first_us = ds->ended.first_us;
+		af.last_us = ds->ended.last_us;
+		af.bytes_out = ds->ended.out;
+		af.bytes_in = ds->ended.in;
+		dpi_ids_name(d->dpi, ds->app_master, ds->app_proto, af.app, sizeof af.app);
+		snprintf(af.server_name, sizeof af.server_name, "%s", ds->server_name);
+		alert_add_flow_rec(a, &af);
+	}
+}
+
+/* The flows behind the alert's destinations, in the order they are listed. */
+static void
+collect_flows(struct detect *d, struct host_tables *ht, const struct host *h,
+    const struct dest *focus, struct alert *a)
+{
+	for (size_t i = 0; i < a->ndests && a->nflows < ALERT_MAX_FLOWS; i++) {
+		const struct dest *ds = i == 0 && focus != NULL ? focus : NULL;
+		for (struct dest *x = host_dest_first(ht, h); ds == NULL && x; x = host_dest_next(ht, x))
+			if (addr_eq(&x->key.peer, &a->dests[i].ip))
+				ds = x;
+		if (ds != NULL)
+			dest_flows(d, ds, a);
+	}
+}
+
 /* The host's top applications by bytes sent (space-saving counts, since first seen). */
 static void
 collect_apps(struct detect *d, const struct host *h, struct alert *a)
@@ -713,6 +755,7 @@ fire(struct detect *d, struct host_tables *ht, size_t ri, const struct host *h,
 		return;
 	fill_totals(d, ht, ri, h, ds, &a, now);
 	collect_dests(d, ht, ri, h, ds, &a, now);
+	collect_flows(d, ht, h, ds, &a);
 	collect_apps(d, h, &a);
 	/* One destination dominates: it is the one the alert is about, or carries most of the bytes. */
 	if (ds != NULL)

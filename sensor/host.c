@@ -436,6 +436,8 @@ host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *
 		dest_to_front(ht, h, d);
 		if (!f->counted) {
 			d->flows++;
+			d->live = f;
+			d->live_first_us = f->first_us;
 			if (d->port != rport)
 				dest_changed(d);
 			d->port = rport;
@@ -523,6 +525,42 @@ host_flow_classified(struct host_tables *ht, struct flow *f, uint64_t now_us)
 			d->last_us = now_us;
 		dest_to_front(ht, h, d);
 	}
+}
+
+void
+host_flow_ended(struct host_tables *ht, const struct flow *f)
+{
+	struct dest *d;
+	uint16_t sport, dport;
+	const struct ip_addr *ia = flow_initiator(f, &sport), *ra = flow_responder(f, &dport);
+
+	if (!f->init_internal || !f->counted || f->dest_slot[0] == 0)
+		return;
+	d = table_at(ht->dests, f->dest_slot[0] - 1);
+	if (!d->node.used || !addr_eq(&d->key.host, ia) || !addr_eq(&d->key.peer, ra))
+		return;
+	d->ended.first_us = f->first_us;
+	d->ended.last_us = f->last_us;
+	d->ended.out = f->payload_bytes[FLOW_DIR_FWD];
+	d->ended.in = f->payload_bytes[FLOW_DIR_REV];
+	d->ended.sport = sport;
+	d->ended.dport = dport;
+	d->ended.l4proto = f->key.proto;
+	if (d->live == f)
+		d->live = NULL;
+}
+
+const struct flow *
+host_dest_live_flow(const struct dest *d)
+{
+	const struct flow *f = d->live;
+
+	/* Flow slots are reused: the pointer is good only for the flow it was set for. */
+	if (f == NULL || !f->node.used || f->first_us != d->live_first_us ||
+	    f->dest_slot[0] == 0 || !addr_eq(flow_initiator(f, NULL), &d->key.host) ||
+	    !addr_eq(flow_responder(f, NULL), &d->key.peer))
+		return NULL;
+	return f;
 }
 
 struct host *

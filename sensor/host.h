@@ -78,6 +78,14 @@ struct dest_key {
 	struct ip_addr host, peer;
 };
 
+/* A flow that ended, as alert evidence remembers it. */
+struct dest_flow {
+	uint64_t first_us, last_us;
+	uint64_t out, in;		/* payload bytes, host -> peer and back */
+	uint16_t sport, dport;
+	uint8_t l4proto;
+};
+
 struct dest {
 	struct tnode node;
 	struct dest_key key;
@@ -96,6 +104,11 @@ struct dest {
 	uint32_t excl_gen;		/* detect.c's cache: which rules' except clauses */
 	uint64_t excl_mask;		/* match this destination (valid while excl_gen matches) */
 	uint32_t sib_prev, sib_next;	/* the owner's list of destinations */
+	/* Evidence: the flow started last (valid while it is alive: check with
+	 * host_dest_live_flow()) and the last flow that ended. */
+	const struct flow *live;
+	uint64_t live_first_us;
+	struct dest_flow ended;
 };
 
 struct host_config {
@@ -152,6 +165,11 @@ struct host *host_changed_next(struct host_tables *ht, const struct host *h, uin
  */
 struct dest *host_dest_first(struct host_tables *ht, const struct host *h);
 struct dest *host_dest_next(struct host_tables *ht, const struct dest *d);
+
+/* The flow that just ended is remembered by its destination, as evidence. */
+void host_flow_ended(struct host_tables *ht, const struct flow *f);
+/* The destination's newest flow if it is still open, else NULL. */
+const struct flow *host_dest_live_flow(const struct dest *d);
 
 struct host *host_lookup(struct host_tables *ht, const struct ip_addr *a);
 void host_get_stats(const struct host_tables *ht, struct host_stats *out);

@@ -151,6 +151,7 @@ sensor_flow_end(void *ctx, struct flow *f, enum flow_end why)
 	}
 	if (!f->counted)
 		return;
+	host_flow_ended(s->hosts, f);
 	for (int i = 0; i < s->nmods; i++)
 		if (s->mods[i].ops->flow_end != NULL)
 			s->mods[i].ops->flow_end(s->mods[i].mod, f, (int)why, s->now_us);

@@ -266,10 +266,41 @@ test_alert_fmt_duration_boundaries(void)
 	CHECK_EQ_S(alert_fmt_duration(30 * 86400, b, sizeof b), "30 d");
 }
 
+/* The Community ID spec's own example (corelight/community-id-spec, baseline). */
+static void
+test_alert_community_id_matches_the_spec_example(void)
+{
+	struct alert a;
+	struct alert_flow af;
+
+	memset(&a, 0, sizeof a);
+	memset(&af, 0, sizeof af);
+	CHECK_EQ_U(addr_parse(&af.src, "128.232.110.120"), 0);
+	CHECK_EQ_U(addr_parse(&af.dst, "66.35.250.204"), 0);
+	af.sport = 34855;
+	af.dport = 80;
+	af.l4proto = 6;
+	alert_add_flow_rec(&a, &af);
+	CHECK_EQ_U(a.nflows, 1);
+	CHECK_EQ_S(a.flows[0].community_id, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+	/* Either direction hashes the same. */
+	af.src = a.flows[0].dst;
+	af.dst = a.flows[0].src;
+	af.sport = 80;
+	af.dport = 34855;
+	alert_add_flow_rec(&a, &af);
+	CHECK_EQ_S(a.flows[1].community_id, "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+	/* Bounded: the ninth flow is dropped, not written past the array. */
+	for (int i = 0; i < 10; i++)
+		alert_add_flow_rec(&a, &af);
+	CHECK_EQ_U(a.nflows, ALERT_MAX_FLOWS);
+}
+
 T_MAIN("alert",
     T(test_alert_json_has_every_contract_field),
     T(test_alert_json_metrics_keys_name_windows_as_rules_do),
     T(test_alert_message_renders_every_placeholder),
     T(test_alert_message_is_cut_at_buffer_end),
     T(test_alert_fmt_bytes_boundaries),
-    T(test_alert_fmt_duration_boundaries))
+    T(test_alert_fmt_duration_boundaries),
+    T(test_alert_community_id_matches_the_spec_example))

@@ -519,7 +519,9 @@ test_detect_host_rule_not_dominant_when_bytes_spread(void)
 	CHECK_EQ_U(t.rec.n, 1);
 	CHECK(!t.rec.a[0].dominant);
 	CHECK_EQ_U(t.rec.a[0].ndests, 3);
-	CHECK(strstr(t.rec.a[0].json, "\"dest_ip\"") == NULL);
+	/* No top-level destination (flows[] still name theirs). */
+	CHECK(strstr(t.rec.a[0].json, "\"src_ip\":\"10.0.0.1\",\"community_id\"") != NULL);
+	CHECK(strstr(t.rec.a[0].json, "\"app_proto\"") == NULL);
 	det_free(&t);
 }
 
@@ -548,6 +550,50 @@ test_detect_set_rules_rejects_unknown_ndpi_names(void)
 	det_free(&t);
 }
 
+static void
+test_detect_only_counts_just_the_matching_destinations(void)
+{
+	struct det t;
+
+	DET_INIT(&t,
+	    "rule o {\n  category cloud-upload\n  when host.out.bytes[10min] > 1000\n"
+	    "  only dest in 198.51.100.0/24 or dest_port in (9999)\n  severity high\n"
+	    "  message \"{host.out.bytes}\"\n}\n", 64);
+	/* 900 B to a matching address, 5000 B elsewhere: 900 counts, quiet. */
+	send_to(&t, "10.0.0.1", "198.51.100.7", 900, PB_T0);
+	send_to(&t, "10.0.0.1", "203.0.113.9", 5000, PB_T0);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0);
+	CHECK_EQ_U(t.rec.n, 0);
+	/* 101 B more to another matching address: 1001 > 1000. */
+	send_to(&t, "10.0.0.1", "198.51.100.8", 101, PB_T0 + 1);
+	detect_tick(t.d, t.n.hosts, PB_T0 + 1, PB_T0 + 1);
+	CHECK_EQ_U(t.rec.n, 1);
+	CHECK_EQ_U(t.rec.a[0].bytes_out, 1001);
+	CHECK_EQ_S(t.rec.a[0].message, "1.00 KB");
+	/* The non-matching destination is not in the evidence either. */
+	CHECK(strstr(t.rec.a[0].json, "203.0.113.9") == NULL);
+	det_free(&t);
+}
+
+static void
+test_detect_dest_alert_names_its_flow_with_community_id(void)
+{
+	struct det t;
+
+	DET_INIT(&t,
+	    "rule d {\n  category bulk-transfer\n  when dest.out.bytes[10min] > 1000\n  severity high\n"
+	    "  message \"{dest_ip}\"\n}\n", 64);
+	send_to(&t, "10.0.0.1", "198.51.100.7", 5000, PB_T0);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0);
+	CHECK_EQ_U(t.rec.n, 1);
+	/* The open flow: 5-tuple as its initiator sent it, bytes, a Community ID. */
+	CHECK(strstr(t.rec.a[0].json, "\"flows\":[{\"src_ip\":\"10.0.0.1\",\"src_port\":40000,"
+	    "\"dest_ip\":\"198.51.100.7\",\"dest_port\":5000,\"proto\":\"UDP\",") != NULL);
+	CHECK(strstr(t.rec.a[0].json, "\"bytes_out\":5000,\"bytes_in\":0,\"app\":") != NULL);
+	CHECK(strstr(t.rec.a[0].json, "\"community_id\":\"1:") != NULL);
+	det_free(&t);
+}
+
 T_MAIN("detect",
     T(test_detect_gt_fires_above_threshold_not_at_it),
     T(test_detect_ge_fires_at_threshold_exactly),
@@ -562,4 +608,6 @@ T_MAIN("detect",
     T(test_detect_only_hosts_changed_since_are_evaluated),
     T(test_detect_engagement_table_eviction_is_counted),
     T(test_detect_host_rule_not_dominant_when_bytes_spread),
-    T(test_detect_set_rules_rejects_unknown_ndpi_names))
+    T(test_detect_set_rules_rejects_unknown_ndpi_names),
+    T(test_detect_only_counts_just_the_matching_destinations),
+    T(test_detect_dest_alert_names_its_flow_with_community_id))
