@@ -32,7 +32,7 @@ enum {
 	OPT_MAX_ENGAGED, OPT_REDIS_CHANNEL, OPT_REDIS_STREAM, OPT_REDIS_STATS_CHANNEL,
 	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
-	OPT_STATE_DIR,
+	OPT_STATE_DIR, OPT_EVIDENCE_DIR, OPT_EVIDENCE_RING, OPT_EVIDENCE_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -71,6 +71,9 @@ static const struct option long_opts[] = {
 	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
 	{ "spool-max", required_argument, NULL, OPT_SPOOL_MAX },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "evidence-dir", required_argument, NULL, OPT_EVIDENCE_DIR },
+	{ "evidence-ring", required_argument, NULL, OPT_EVIDENCE_RING },
+	{ "evidence-max", required_argument, NULL, OPT_EVIDENCE_MAX },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ NULL, 0, NULL, 0 },
@@ -110,6 +113,10 @@ usage(FILE *f)
 "      --spool-dir DIR      alerts beyond the queue spill to DIR while Redis is away,\n"
 "                           and are delivered from it on reconnect or next start\n"
 "      --spool-max MiB      spool size cap (default 256)\n"
+"      --evidence-dir DIR   write each new alert's recent packets (its host, its\n"
+"                           destination) to DIR/<alert_id>.pcap, named in the alert\n"
+"      --evidence-ring MiB  recent packets kept for that (default 64)\n"
+"      --evidence-max MiB   evidence written per run, at most (default 1024)\n"
 "      --sensor-name NAME   the \"sensor\" field (default outflow)\n"
 "      --stats-interval S   stats every S seconds (default 60, 0 = at exit only)\n"
 "  -q, --quiet              no periodic stats or progress on stderr\n"
@@ -350,6 +357,9 @@ main(int argc, char **argv)
 		case OPT_CHROOT: chroot_dir = optarg; break;
 		case OPT_SPOOL_DIR: cfg.spool_dir = optarg; break;
 		case OPT_STATE_DIR: cfg.state_dir = optarg; break;
+		case OPT_EVIDENCE_DIR: cfg.evidence_dir = optarg; break;
+		case OPT_EVIDENCE_RING: cfg.evidence_ring_mb = num_arg("--evidence-ring", optarg, 1, 65536); break;
+		case OPT_EVIDENCE_MAX: cfg.evidence_max_mb = num_arg("--evidence-max", optarg, 1, 1u << 24); break;
 		case OPT_SPOOL_MAX: cfg.spool_max_bytes = num_arg("--spool-max", optarg, 1, 1u << 20) << 20; break;
 		case OPT_PROGRESS: cfg.progress = 1; break;
 		case OPT_NO_PROGRESS: cfg.progress = 0; break;

@@ -13,6 +13,7 @@
 #include "alert.h"
 #include "detect.h"
 #include "dpi.h"
+#include "evidence.h"
 #include "flow.h"
 #include "frag.h"
 #include "host.h"
@@ -56,6 +57,7 @@ struct sensor {
 	} mods[MSCOPE__COUNT];
 	int nmods;
 	int state_dirfd;			/* --state-dir, -1 if none */
+	struct evidence *ev;			/* --evidence-dir, NULL if off */
 	struct counters c;
 	struct frag_cache frags;
 	uint64_t now_us;		/* newest packet time */
@@ -98,16 +100,28 @@ sensor_config_defaults(struct sensor_config *cfg)
 	cfg->timeout_s[FLOW_TC_UDP] = 120;
 	cfg->timeout_s[FLOW_TC_OTHER] = 60;
 	cfg->progress = -1;
+	cfg->evidence_ring_mb = 64;
+	cfg->evidence_max_mb = 1024;
 }
 
 /* ---- alerts to sinks ------------------------------------------------------ */
 
 static void
-sensor_emit(void *ctx, const struct alert *a)
+sensor_emit(void *ctx, const struct alert *in)
 {
 	struct sensor *s = ctx;
 	char json[ALERT_JSON_MAX];
-	size_t n = alert_to_json(a, json, sizeof json);
+	const struct alert *a = in;
+	struct alert with_pcap;
+	size_t n;
+
+	/* The evidence file is written first, so the alert can name it. */
+	if (s->ev != NULL && in->state == ALERT_NEW) {
+		with_pcap = *in;
+		evidence_write(s->ev, &with_pcap);
+		a = &with_pcap;
+	}
+	n = alert_to_json(a, json, sizeof json);
 
 	s->c.alerts++;
 	if (n == 0) {
@@ -308,6 +322,14 @@ sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 		s->rules = rs;
 		goto fail;
 	}
+	if (cfg->evidence_dir != NULL) {
+		struct evidence_config ec = {
+			.dir = cfg->evidence_dir, .ring_bytes = cfg->evidence_ring_mb << 20,
+			.max_disk_bytes = cfg->evidence_max_mb << 20,
+		};
+		if ((s->ev = evidence_new(&ec, err, errlen)) == NULL)
+			goto fail;
+	}
 	if (cfg->out_path != NULL) {
 		if (strcmp(cfg->out_path, "-") == 0)
 			s->out = stdout;
@@ -362,6 +384,7 @@ sensor_free(struct sensor *s)
 	}
 	if (s->state_dirfd >= 0)
 		close(s->state_dirfd);
+	evidence_free(s->ev);
 	capture_close(s->cap);
 	detect_free(s->det);
 	host_tables_free(s->hosts);
@@ -431,6 +454,8 @@ sensor_process(struct sensor *s, int dlt, const struct capture_pkt *cp)
 		s->c.external_only++;
 		return;
 	}
+	if (s->ev != NULL)
+		evidence_packet(s->ev, dlt, ts, cp->data, cp->caplen, cp->wirelen, &p.src, &p.dst);
 	/* nDPI first, so a packet that completes detection is credited to its app. */
 	if (dpi_packet(s->dpi, f, &p))
 		sensor_flow_classified(s, f, ts);
@@ -540,6 +565,19 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 		json_u64_kv(&j, "errors", rs.errors);
 		json_obj_close(&j);
 	}
+	if (s->ev != NULL) {
+		struct evidence_stats es;
+		evidence_get_stats(s->ev, &es);
+		json_obj_open(&j, "evidence");
+		json_u64_kv(&j, "ring_bytes", es.ring_bytes);
+		json_u64_kv(&j, "packets", es.packets);
+		json_u64_kv(&j, "overwritten", es.overwritten);
+		json_u64_kv(&j, "files", es.files);
+		json_u64_kv(&j, "bytes_written", es.bytes_written);
+		json_u64_kv(&j, "skipped_full", es.skipped_full);
+		json_u64_kv(&j, "write_errors", es.write_errors);
+		json_obj_close(&j);
+	}
 	json_obj_open(&j, "detectors");
 	for (int i = 0; i < s->nmods; i++) {
 		if (s->mods[i].ops->stats == NULL)
@@ -561,7 +599,7 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 static void
 sensor_report_stats(struct sensor *s, int final)
 {
-	char buf[4096];
+	char buf[16384];	/* every detector adds its counters */
 	size_t n = sensor_stats_json(s, buf, sizeof buf, final);
 
 	if (n == 0)

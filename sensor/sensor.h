@@ -32,6 +32,9 @@ struct sensor_config {
 	int redis_drain_ms;		/* bounded wait for delivery at exit */
 	const char *spool_dir;		/* --spool-dir: alerts beyond the queue go to disk */
 	const char *state_dir;		/* --state-dir: what detectors learn survives restarts */
+	const char *evidence_dir;	/* --evidence-dir: pcap of each alert's packets; NULL = off */
+	size_t evidence_ring_mb;	/* --evidence-ring: recent packets kept in memory */
+	uint64_t evidence_max_mb;	/* --evidence-max: disk written per run, at most */
 	uint64_t spool_max_bytes;	/* --spool-max */
 	const char *sensor_name;
 	int stats_interval_s;		/* wall seconds between stats lines; 0 = only at exit */

@@ -43,6 +43,7 @@ part "redis end to end" tests/integration/test_redis_e2e.sh
 part "live capture (network namespace)" tests/integration/test_live.sh
 part "signals: graceful and immediate stop" tests/integration/test_signals.sh
 part "truncated capture file" tests/integration/test_truncated.sh
+part "evidence pcap files" tests/integration/test_evidence.sh
 part "flood: bounded memory, evictions counted, exfiltration still caught" tests/integration/test_flood.sh
 
 if [ -z "${TESTS_QUICK:-}" ]; then
@@ -58,6 +59,7 @@ if [ -z "${TESTS_QUICK:-}" ]; then
 		part "redis end to end (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_redis_e2e.sh
 		part "signals (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_signals.sh
 		part "truncated capture file (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_truncated.sh
+		part "evidence pcap files (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_evidence.sh
 		part "flood (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_flood.sh
 		# LeakSanitizer cannot inspect a process that dropped root into a chroot
 		# (it needs /proc/self); ASan and UBSan still watch every access there.
