@@ -4,6 +4,7 @@
 #   make test         the whole test suite (tests/run.sh)
 #   make asan         ASan+UBSan+LSan build in build/asan/ (sensor and unit tests)
 #   make bench        the benchmark (not a test): outflow vs libpcap loop vs ndpiReader
+#   make bench-live   (root) the mixed capture replayed live into a veth pair: drops, alerts
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS (default 300) each
 #   make soak         replay the sample captures in a loop, watch memory (SOAK_MINUTES)
 #   make clean
@@ -31,7 +32,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all tests tools test asan bench fuzz soak clean
+.PHONY: all tests tools test asan bench bench-live fuzz soak clean
 all: $(BUILD)/outflow tools tests
 
 $(BUILD)/obj/%.o: sensor/%.c | $(BUILD)/obj
@@ -66,6 +67,9 @@ asan:
 
 bench: all
 	tests/bench/run.sh
+
+bench-live: all
+	tests/bench/live.sh
 
 fuzz:
 	tests/fuzz/run.sh $(or $(FUZZ_SECONDS),300)
