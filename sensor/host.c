@@ -11,11 +11,24 @@
 #include "host.h"
 #include "log.h"
 
+/* Full rings of a destination busier than its inline slots. */
+struct dest_detail {
+	struct win_clock clk;	/* clk.cur_min links the free list while unused */
+	uint32_t owner;		/* the destination's slot; TABLE_NIL when free */
+	uint64_t min[HOST_MINUTES][DC__COUNT];
+	uint64_t hour[HOST_HOURS][DC__COUNT];
+};
+
 struct host_tables {
 	struct host_config cfg;
 	struct table *hosts;
 	struct table *dests;
-	uint64_t hosts_evicted, dests_evicted;
+	struct dest_detail *details;	/* the pool, allocated once (untouched until used) */
+	uint32_t details_fresh;		/* never used beyond this index */
+	uint32_t details_free;		/* free list head, TABLE_NIL if empty */
+	uint32_t details_used;
+	uint64_t rng;			/* victim sampling */
+	uint64_t hosts_evicted, dests_evicted, details_folded, details_evicted;
 };
 
 /* ---- windows ------------------------------------------------------------
@@ -101,10 +114,34 @@ host_window(const struct host *h, enum host_ctr c, uint32_t window_s, uint64_t n
 	return win_sum(&h->clk, &h->min[0][0], &h->hour[0][0], HC__COUNT, c, window_s, now_us);
 }
 
+/* Inline slots: unit k (epoch minute or hour + 1) is in a window of n units ending at now_k. */
+static uint64_t
+slots_sum(const uint32_t *keys, const uint64_t (*v)[DC__COUNT], int nslots, enum dest_ctr c,
+    uint32_t now_k, uint32_t n)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < nslots; i++) {
+		uint32_t k = keys[i];
+		if (k != 0 && k - 1 <= now_k && now_k - (k - 1) < n)
+			sum += v[i][c];
+	}
+	return sum;
+}
+
 uint64_t
 dest_window(const struct dest *d, enum dest_ctr c, uint32_t window_s, uint64_t now_us)
 {
-	return win_sum(&d->clk, &d->min[0][0], &d->hour[0][0], DC__COUNT, c, window_s, now_us);
+	uint32_t now_m = (uint32_t)(now_us / 60000000u);
+
+	if (d->win.detail != NULL) {
+		const struct dest_detail *x = d->win.detail;
+		return win_sum(&x->clk, &x->min[0][0], &x->hour[0][0], DC__COUNT, c, window_s, now_us);
+	}
+	if (window_s <= HOST_MINUTES * 60u)
+		return slots_sum(d->win.mkey, d->win.m, DEST_MSLOTS, c, now_m, window_s / 60 ? window_s / 60 : 1);
+	return slots_sum(d->win.hkey, d->win.h, DEST_HSLOTS, c, now_m / 60,
+	    window_s / 3600 > HOST_HOURS ? HOST_HOURS : window_s / 3600);
 }
 
 /* ---- tables -------------------------------------------------------------- */
@@ -129,8 +166,18 @@ host_tables_new(const struct host_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	ht->cfg = *cfg;
+	if (ht->cfg.max_dest_details == 0)
+		ht->cfg.max_dest_details = cfg->max_dests / 16 + 1;
+	ht->details_free = TABLE_NIL;
+	ht->rng = cfg->seed | 1;
 	if ((ht->hosts = table_new(&hc, err, errlen)) == NULL ||
 	    (ht->dests = table_new(&dc, err, errlen)) == NULL) {
+		host_tables_free(ht);
+		return NULL;
+	}
+	/* malloc, not calloc: pages are committed only as blocks are used. */
+	if ((ht->details = malloc(ht->cfg.max_dest_details * sizeof *ht->details)) == NULL) {
+		snprintf(err, errlen, "destination detail pool (%zu): out of memory", ht->cfg.max_dest_details);
 		host_tables_free(ht);
 		return NULL;
 	}
@@ -144,7 +191,151 @@ host_tables_free(struct host_tables *ht)
 		return;
 	table_free(ht->hosts);
 	table_free(ht->dests);
+	free(ht->details);
 	free(ht);
+}
+
+/* ---- destination buckets: inline slots, or full rings from the pool ------ */
+
+static void
+detail_release(struct host_tables *ht, struct dest *d)
+{
+	struct dest_detail *x = d->win.detail;
+
+	if (x == NULL)
+		return;
+	x->owner = TABLE_NIL;
+	x->clk.cur_min = ht->details_free;
+	ht->details_free = (uint32_t)(x - ht->details);
+	ht->details_used--;
+	d->win.detail = NULL;
+}
+
+static void dest_unlink(struct host_tables *ht, struct dest *d);
+
+/* Removes a destination from its host's list and the table. */
+static void
+dest_remove(struct host_tables *ht, struct dest *d)
+{
+	detail_release(ht, d);
+	dest_unlink(ht, d);
+	table_del(ht->dests, d);
+}
+
+/*
+ * Moves a detailed destination's rings back into its inline slots if its
+ * non-zero buckets fit (nothing is lost); returns 0, or -1 if they do not.
+ */
+static int
+detail_fold(struct dest *d)
+{
+	const struct dest_detail *x = d->win.detail;
+	struct dest_win w;
+	int nm = 0, nh = 0;
+
+	memset(&w, 0, sizeof w);
+	for (uint32_t k = 0; k < HOST_MINUTES && k <= x->clk.cur_min; k++) {
+		uint32_t m = x->clk.cur_min - k;
+		const uint64_t *v = x->min[m % HOST_MINUTES];
+		if ((v[DC_OUT] | v[DC_IN]) == 0)
+			continue;
+		if (nm == DEST_MSLOTS)
+			return -1;
+		w.mkey[nm] = m + 1;
+		memcpy(w.m[nm++], v, sizeof w.m[0]);
+	}
+	for (uint32_t k = 0; k < HOST_HOURS && k <= x->clk.cur_hour; k++) {
+		uint32_t h = x->clk.cur_hour - k;
+		const uint64_t *v = x->hour[h % HOST_HOURS];
+		if ((v[DC_OUT] | v[DC_IN]) == 0)
+			continue;
+		if (nh == DEST_HSLOTS)
+			return -1;
+		w.hkey[nh] = h + 1;
+		memcpy(w.h[nh++], v, sizeof w.h[0]);
+	}
+	w.detail = d->win.detail;
+	d->win = w;
+	return 0;
+}
+
+/*
+ * A block for d: a free one, else the stalest of a few sampled detailed
+ * destinations gives its up (folded inline if it fits, else evicted). d is
+ * not detailed yet, so the sample never picks it and a block is always had.
+ */
+#define EVICT_SAMPLE_DETAIL 8
+
+static struct dest_detail *
+detail_get(struct host_tables *ht, struct dest *d)
+{
+	struct dest_detail *x;
+	uint32_t i;
+
+	if (ht->details_free != TABLE_NIL) {
+		i = ht->details_free;
+		ht->details_free = ht->details[i].clk.cur_min;
+	} else if (ht->details_fresh < ht->cfg.max_dest_details) {
+		i = ht->details_fresh++;
+	} else {
+		struct dest *victim = NULL;
+		for (int s = 0; s < EVICT_SAMPLE_DETAIL; s++) {
+			ht->rng = ht->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			struct dest_detail *cand = &ht->details[(ht->rng >> 33) % ht->cfg.max_dest_details];
+			struct dest *o = table_at(ht->dests, cand->owner);
+			if (victim == NULL || o->last_us < victim->last_us)
+				victim = o;
+		}
+		if (detail_fold(victim) == 0) {
+			ht->details_folded++;
+			detail_release(ht, victim);
+		} else {
+			ht->details_evicted++;
+			ht->dests_evicted++;
+			dest_remove(ht, victim);
+		}
+		i = ht->details_free;
+		ht->details_free = ht->details[i].clk.cur_min;
+	}
+	ht->details_used++;
+	x = &ht->details[i];
+	memset(x, 0, sizeof *x);
+	x->owner = table_slot(ht->dests, d);
+	return x;
+}
+
+/* Moves d's inline slots into full rings. */
+static void
+detail_attach(struct host_tables *ht, struct dest *d, uint64_t now_us)
+{
+	struct dest_detail *x = detail_get(ht, d);
+
+	win_advance(&x->clk, &x->min[0][0], &x->hour[0][0], DC__COUNT, now_us);
+	for (int i = 0; i < DEST_MSLOTS; i++)
+		if (d->win.mkey[i] != 0 && x->clk.cur_min - (d->win.mkey[i] - 1) < HOST_MINUTES)
+			for (int c = 0; c < DC__COUNT; c++)
+				x->min[(d->win.mkey[i] - 1) % HOST_MINUTES][c] += d->win.m[i][c];
+	for (int i = 0; i < DEST_HSLOTS; i++)
+		if (d->win.hkey[i] != 0 && x->clk.cur_hour - (d->win.hkey[i] - 1) < HOST_HOURS)
+			for (int c = 0; c < DC__COUNT; c++)
+				x->hour[(d->win.hkey[i] - 1) % HOST_HOURS][c] += d->win.h[i][c];
+	memset(&d->win, 0, sizeof d->win);
+	d->win.detail = x;
+}
+
+/* The slot for key among n (epoch unit + 1): its own, else a free or expired one; -1 if none. */
+static int
+slot_for(uint32_t *keys, int n, uint32_t key, uint32_t span)
+{
+	int free_i = -1;
+
+	for (int i = 0; i < n; i++) {
+		if (keys[i] == key)
+			return i;
+		if (free_i < 0 && (keys[i] == 0 || key - keys[i] >= span))
+			free_i = i;
+	}
+	return free_i;
 }
 
 static void
@@ -193,9 +384,7 @@ host_remove(struct host_tables *ht, struct host *h)
 {
 	/* Its destinations go with it: they are only reachable through it. */
 	while (h->dest_head != TABLE_NIL) {
-		struct dest *d = table_at(ht->dests, h->dest_head);
-		dest_unlink(ht, d);
-		table_del(ht->dests, d);
+		dest_remove(ht, table_at(ht->dests, h->dest_head));
 	}
 	table_del(ht->hosts, h);
 }
@@ -280,9 +469,7 @@ dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uin
 	if (d != NULL || !create)
 		return d;
 	if (table_full(ht->dests)) {
-		struct dest *old = dest_victim(ht);
-		dest_unlink(ht, old);
-		table_del(ht->dests, old);
+		dest_remove(ht, dest_victim(ht));
 		ht->dests_evicted++;
 	}
 	d = table_add(ht->dests, &k, hash, 0);
@@ -356,15 +543,37 @@ host_add(struct host *h, enum host_ctr c, uint64_t v, uint64_t now_us)
 }
 
 static void
-dest_add(struct dest *d, enum dest_ctr c, uint64_t v, uint64_t now_us)
+dest_add(struct host_tables *ht, struct dest *d, enum dest_ctr c, uint64_t v, uint64_t now_us)
 {
 	uint32_t m = (uint32_t)(now_us / 60000000u);
+	struct dest_detail *x;
 
-	win_advance(&d->clk, &d->min[0][0], &d->hour[0][0], DC__COUNT, now_us);
-	d->min[m % HOST_MINUTES][c] += v;
-	d->hour[(m / 60) % HOST_HOURS][c] += v;
 	d->total[c] += v;
 	d->last_us = now_us;
+	if (v == 0)
+		return;		/* an empty segment needs no bucket */
+	if (d->win.detail == NULL) {
+		int mi = slot_for(d->win.mkey, DEST_MSLOTS, m + 1, HOST_MINUTES);
+		int hi = slot_for(d->win.hkey, DEST_HSLOTS, m / 60 + 1, HOST_HOURS);
+		if (mi >= 0 && hi >= 0) {
+			if (d->win.mkey[mi] != m + 1) {
+				d->win.mkey[mi] = m + 1;
+				memset(d->win.m[mi], 0, sizeof d->win.m[mi]);
+			}
+			if (d->win.hkey[hi] != m / 60 + 1) {
+				d->win.hkey[hi] = m / 60 + 1;
+				memset(d->win.h[hi], 0, sizeof d->win.h[hi]);
+			}
+			d->win.m[mi][c] += v;
+			d->win.h[hi][c] += v;
+			return;
+		}
+		detail_attach(ht, d, now_us);
+	}
+	x = d->win.detail;
+	win_advance(&x->clk, &x->min[0][0], &x->hour[0][0], DC__COUNT, now_us);
+	x->min[m % HOST_MINUTES][c] += v;
+	x->hour[(m / 60) % HOST_HOURS][c] += v;
 }
 
 static void
@@ -457,7 +666,7 @@ host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *
 			h->out_ip_bytes += p->ip_len;
 		else
 			h->in_ip_bytes += p->ip_len;
-		dest_add(d, sent ? DC_OUT : DC_IN, bytes, now);
+		dest_add(ht, d, sent ? DC_OUT : DC_IN, bytes, now);
 		if (app_known)
 			host_app_add(h, f, sent ? bytes : 0, sent ? 0 : bytes);
 	}
@@ -606,5 +815,10 @@ host_get_stats(const struct host_tables *ht, struct host_stats *out)
 	out->max_dests = table_capacity(ht->dests);
 	out->hosts_evicted = ht->hosts_evicted;
 	out->dests_evicted = ht->dests_evicted;
-	out->bytes = table_bytes(ht->hosts) + table_bytes(ht->dests);
+	out->dest_details = ht->details_used;
+	out->max_dest_details = ht->cfg.max_dest_details;
+	out->dest_details_folded = ht->details_folded;
+	out->dest_details_evicted = ht->details_evicted;
+	out->bytes = table_bytes(ht->hosts) + table_bytes(ht->dests) +
+	    ht->cfg.max_dest_details * sizeof *ht->details;
 }

@@ -10,6 +10,14 @@
  * partial bucket and the W-1 before it: it never overstates what was sent
  * within W.
  *
+ * Destinations are many and mostly short-lived, so their buckets are
+ * sparse: a few (minute, counters) and (hour, counters) slots inline, and
+ * the full rings only for a destination active in more distinct minutes or
+ * hours than that, from a bounded pool (--max-dest-details). Both forms
+ * give the same sums. When the pool is full the stalest of a sample of
+ * detailed destinations goes back inline if it fits, or is evicted
+ * (counted).
+ *
  * Direction: "out"/"in" count payload on flows the host initiated to an
  * external address; flows external hosts initiated are "served" and kept
  * apart, so a web server answering the internet is not an uploader; traffic
@@ -43,6 +51,20 @@ enum host_ctr {
 };
 
 enum dest_ctr { DC_OUT, DC_IN, DC__COUNT };
+
+#define DEST_MSLOTS 6	/* distinct active minutes a destination keeps inline */
+#define DEST_HSLOTS 3	/* distinct active hours */
+
+struct dest_detail;
+
+/* A destination's buckets: inline slots, or full rings when detail is set. */
+struct dest_win {
+	struct dest_detail *detail;	/* in host.c's pool (fixed at start); NULL = inline */
+	uint32_t mkey[DEST_MSLOTS];	/* epoch minute + 1; 0 = free */
+	uint32_t hkey[DEST_HSLOTS];	/* epoch hour + 1; 0 = free */
+	uint64_t m[DEST_MSLOTS][DC__COUNT];
+	uint64_t h[DEST_HSLOTS][DC__COUNT];
+};
 
 /* Counters in minute and hour buckets, for ncounters counters. */
 struct win_clock {
@@ -96,9 +118,7 @@ struct dest {
 	char server_name[FLOW_NAME_MAX];
 	uint64_t first_us, last_us;
 	uint64_t flows;
-	struct win_clock clk;
-	uint64_t min[HOST_MINUTES][DC__COUNT];
-	uint64_t hour[HOST_HOURS][DC__COUNT];
+	struct dest_win win;
 	uint64_t total[DC__COUNT];
 	uint32_t host_slot;		/* owner's slot in the host table */
 	uint32_t excl_gen;		/* detect.c's cache: which rules' except clauses */
@@ -114,12 +134,16 @@ struct dest {
 struct host_config {
 	size_t max_hosts;
 	size_t max_dests;
+	size_t max_dest_details;	/* destinations with full minute/hour rings */
 	uint64_t seed;
 };
 
 struct host_stats {
 	size_t hosts, max_hosts, dests, max_dests;
 	uint64_t hosts_evicted, dests_evicted;
+	size_t dest_details, max_dest_details;
+	uint64_t dest_details_folded;	/* pool full: rings folded back inline */
+	uint64_t dest_details_evicted;	/* pool full: destination evicted */
 	size_t bytes;	/* allocated by both tables */
 };
 

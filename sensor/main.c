@@ -32,7 +32,7 @@ enum {
 	OPT_MAX_ENGAGED, OPT_REDIS_CHANNEL, OPT_REDIS_STREAM, OPT_REDIS_STATS_CHANNEL,
 	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
-	OPT_STATE_DIR, OPT_EVIDENCE_DIR, OPT_EVIDENCE_RING, OPT_EVIDENCE_MAX,
+	OPT_STATE_DIR, OPT_MAX_DEST_DETAILS, OPT_EVIDENCE_DIR, OPT_EVIDENCE_RING, OPT_EVIDENCE_MAX,
 };
 
 static const struct option long_opts[] = {
@@ -63,6 +63,7 @@ static const struct option long_opts[] = {
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "max-hosts", required_argument, NULL, OPT_MAX_HOSTS },
 	{ "max-dests", required_argument, NULL, OPT_MAX_DESTS },
+	{ "max-dest-details", required_argument, NULL, OPT_MAX_DEST_DETAILS },
 	{ "max-engaged", required_argument, NULL, OPT_MAX_ENGAGED },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
@@ -129,6 +130,7 @@ usage(FILE *f)
 "      --max-flows N        concurrent flows (default 1048576)\n"
 "      --max-hosts N        internal hosts tracked (default 16384)\n"
 "      --max-dests N        (host, destination) pairs tracked (default 131072)\n"
+"      --max-dest-details N of them with full minute/hour rings (default max-dests/16)\n"
 "      --max-engaged N      engaged alerts remembered (default 65536)\n"
 "      --timeout CLASS=S    flow idle timeout: tcp, tcp-closed, udp, other\n"
 "  -v, --verbose   -V, --version   -h, --help\n");
@@ -350,6 +352,9 @@ main(int argc, char **argv)
 		case OPT_MAX_FLOWS: cfg.max_flows = num_arg("--max-flows", optarg, 16, 1u << 28); break;
 		case OPT_MAX_HOSTS: cfg.max_hosts = num_arg("--max-hosts", optarg, 16, 1u << 24); break;
 		case OPT_MAX_DESTS: cfg.max_dests = num_arg("--max-dests", optarg, 16, 1u << 26); break;
+		case OPT_MAX_DEST_DETAILS:
+			cfg.max_dest_details = num_arg("--max-dest-details", optarg, 1, 1u << 24);
+			break;
 		case OPT_MAX_ENGAGED: cfg.max_engaged = num_arg("--max-engaged", optarg, 16, 1u << 24); break;
 		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;

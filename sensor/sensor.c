@@ -94,6 +94,7 @@ sensor_config_defaults(struct sensor_config *cfg)
 	cfg->max_flows = 1u << 20;
 	cfg->max_hosts = 16384;
 	cfg->max_dests = 131072;
+	cfg->max_dest_details = 0;	/* host.c: max_dests / 16 */
 	cfg->max_engaged = 65536;
 	cfg->timeout_s[FLOW_TC_TCP_OPEN] = 300;
 	cfg->timeout_s[FLOW_TC_TCP_CLOSED] = 10;
@@ -306,7 +307,10 @@ sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 	memcpy(fc.timeout_s, cfg->timeout_s, sizeof fc.timeout_s);
 	if ((s->flows = flow_table_new(&fc, sensor_flow_end, s, err, errlen)) == NULL)
 		goto fail;
-	struct host_config hc = { .max_hosts = cfg->max_hosts, .max_dests = cfg->max_dests, .seed = seed };
+	struct host_config hc = {
+		.max_hosts = cfg->max_hosts, .max_dests = cfg->max_dests,
+		.max_dest_details = cfg->max_dest_details, .seed = seed,
+	};
 	if ((s->hosts = host_tables_new(&hc, err, errlen)) == NULL)
 		goto fail;
 	struct detect_config dc = {
@@ -540,6 +544,10 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 	json_u64_kv(&j, "destinations", hs.dests);
 	json_u64_kv(&j, "destinations_capacity", hs.max_dests);
 	json_u64_kv(&j, "destinations_evicted", hs.dests_evicted);
+	json_u64_kv(&j, "destination_details", hs.dest_details);
+	json_u64_kv(&j, "destination_details_capacity", hs.max_dest_details);
+	json_u64_kv(&j, "destination_details_folded", hs.dest_details_folded);
+	json_u64_kv(&j, "destination_details_evicted", hs.dest_details_evicted);
 	json_obj_close(&j);
 	json_obj_open(&j, "alerts");
 	json_u64_kv(&j, "total", s->c.alerts);

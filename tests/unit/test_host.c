@@ -462,6 +462,94 @@ test_host_ipv6_hosts_and_bounded_config(void)
 	pb_net_free(&n);
 }
 
+/*
+ * A host with a single external destination: the destination's sparse
+ * slots (or full rings once busy) must give exactly the host's ring sums,
+ * for every window, at every step of 30 hours of random traffic.
+ */
+static int
+dest_matches_host(struct pb_net *n, const char *host, uint64_t now)
+{
+	static const uint32_t windows[] = { 60, 300, 600, 1800, 3600, 7200, 6 * 3600, 24 * 3600 };
+	struct ip_addr ip = pb_ip(host);
+	struct host *h = host_lookup(n->hosts, &ip);
+	struct dest *d = h ? host_dest_first(n->hosts, h) : NULL;
+
+	if (d == NULL)
+		return -1;	/* evicted */
+	for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++)
+		if (dest_window(d, DC_OUT, windows[i], now) != host_window(h, HC_OUT, windows[i], now) ||
+		    dest_window(d, DC_IN, windows[i], now) != host_window(h, HC_IN, windows[i], now))
+			return 0;
+	return 1;
+}
+
+static void
+run_random_traffic(struct pb_net *n, size_t details, uint64_t *folded_or_evicted)
+{
+	const char *hosts[2] = { "10.0.0.5", "10.0.0.6" };
+	int alive[2] = { 1, 1 }, bad = 0;
+	uint64_t rng = 12345, t = PB_T0;
+	struct host_config hc = { .max_hosts = 16, .max_dests = 64, .max_dest_details = details, .seed = 2 };
+	char err[128];
+
+	host_tables_free(n->hosts);
+	n->hosts = host_tables_new(&hc, err, sizeof err);
+	for (int step = 0; step < 4000 && n->hosts; step++) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		/* Mostly seconds apart, sometimes minutes, now and then hours. */
+		uint64_t r = rng >> 33;
+		t += r % 10 == 0 ? (r % 7) * 3600 * 1000000ULL : r % 3 == 0 ? (r % 5) * PB_MIN : (r % 50) * 1000000ULL;
+		int k = (int)(r & 1);
+		struct pkt p = pb_udp(hosts[k], 40000, EXT, 5000, 1 + (uint32_t)(r % 1400), t);
+		pb_send(n, &p);
+		if (r % 4 == 0) {	/* a reply */
+			struct pkt q = pb_udp(EXT, 5000, hosts[k], 40000, 1 + (uint32_t)(r % 900), t);
+			pb_send(n, &q);
+		}
+		for (int j = 0; j < 2; j++) {
+			if (!alive[j])
+				continue;
+			int m = dest_matches_host(n, hosts[j], t);
+			if (m < 0)
+				alive[j] = 0;
+			else if (m == 0)
+				bad++;
+		}
+	}
+	CHECK_EQ_U(bad, 0);
+	struct host_stats st;
+	host_get_stats(n->hosts, &st);
+	*folded_or_evicted = st.dest_details_folded + st.dest_details_evicted;
+	CHECK(st.dest_details <= details);
+}
+
+static void
+test_host_sparse_destination_windows_equal_full_rings(void)
+{
+	struct pb_net n;
+	uint64_t fe = 0;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	/* The flow would be idle-expired across the hour gaps: give it a fresh table each run. */
+	run_random_traffic(&n, 16, &fe);
+	CHECK_EQ_U(fe, 0);
+	pb_net_free(&n);
+}
+
+static void
+test_host_full_detail_pool_folds_or_evicts_and_stays_exact(void)
+{
+	struct pb_net n;
+	uint64_t fe = 0;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	/* One block for two busy destinations: they take it from each other. */
+	run_random_traffic(&n, 1, &fe);
+	CHECK(fe > 0);
+	pb_net_free(&n);
+}
+
 T_MAIN("host",
     T(test_host_one_minute_window_counts_only_the_current_minute),
     T(test_host_window_excludes_buckets_older_than_window),
@@ -476,4 +564,6 @@ T_MAIN("host",
     T(test_host_evicts_stalest_destination_not_oldest_created),
     T(test_host_flow_classified_after_eviction_does_not_hide_changed_hosts),
     T(test_host_peers_hyperloglog_is_roughly_right),
-    T(test_host_ipv6_hosts_and_bounded_config))
+    T(test_host_ipv6_hosts_and_bounded_config),
+    T(test_host_sparse_destination_windows_equal_full_rings),
+    T(test_host_full_detail_pool_folds_or_evicts_and_stays_exact))
