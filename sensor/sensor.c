@@ -460,10 +460,14 @@ sensor_process(struct sensor *s, int dlt, const struct capture_pkt *cp)
 	}
 	if (s->ev != NULL)
 		evidence_packet(s->ev, dlt, ts, cp->data, cp->caplen, cp->wirelen, &p.src, &p.dst);
-	/* nDPI first, so a packet that completes detection is credited to its app. */
+	/*
+	 * Hosts first (which caches the flow's host and destination slots),
+	 * then nDPI: a packet that completes detection is credited to its
+	 * application by host_flow_classified(), with every byte before it.
+	 */
+	host_account(s->hosts, f, dir, &p);
 	if (dpi_packet(s->dpi, f, &p))
 		sensor_flow_classified(s, f, ts);
-	host_account(s->hosts, f, dir, &p);
 	for (int i = 0; i < s->nmods; i++)
 		if (s->mods[i].ops->packet != NULL)
 			s->mods[i].ops->packet(s->mods[i].mod, f, dir, &p);
