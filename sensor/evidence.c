@@ -18,6 +18,7 @@
 
 #include "alert.h"
 #include "evidence.h"
+#include "json.h"
 
 struct rec {
 	uint32_t size;		/* whole record, header included, 8-aligned; 0 = wrap marker */
@@ -224,4 +225,16 @@ void
 evidence_get_stats(const struct evidence *e, struct evidence_stats *out)
 {
 	*out = e->st;
+}
+
+void
+evidence_stats_json(const struct evidence *e, struct json *j)
+{
+	json_u64_kv(j, "ring_bytes", e->st.ring_bytes);
+	json_u64_kv(j, "packets", e->st.packets);
+	json_u64_kv(j, "overwritten", e->st.overwritten);
+	json_u64_kv(j, "files", e->st.files);
+	json_u64_kv(j, "bytes_written", e->st.bytes_written);
+	json_u64_kv(j, "skipped_full", e->st.skipped_full);
+	json_u64_kv(j, "write_errors", e->st.write_errors);
 }

@@ -52,5 +52,7 @@ void evidence_packet(struct evidence *e, int dlt, uint64_t ts_us, const uint8_t 
 void evidence_write(struct evidence *e, struct alert *a);
 
 void evidence_get_stats(const struct evidence *e, struct evidence_stats *out);
+/* The same counters as members of an open JSON object (the stats line). */
+void evidence_stats_json(const struct evidence *e, struct json *j);
 
 #endif

@@ -578,16 +578,8 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 		json_obj_close(&j);
 	}
 	if (s->ev != NULL) {
-		struct evidence_stats es;
-		evidence_get_stats(s->ev, &es);
 		json_obj_open(&j, "evidence");
-		json_u64_kv(&j, "ring_bytes", es.ring_bytes);
-		json_u64_kv(&j, "packets", es.packets);
-		json_u64_kv(&j, "overwritten", es.overwritten);
-		json_u64_kv(&j, "files", es.files);
-		json_u64_kv(&j, "bytes_written", es.bytes_written);
-		json_u64_kv(&j, "skipped_full", es.skipped_full);
-		json_u64_kv(&j, "write_errors", es.write_errors);
+		evidence_stats_json(s->ev, &j);
 		json_obj_close(&j);
 	}
 	json_obj_open(&j, "detectors");
