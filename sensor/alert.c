@@ -88,7 +88,8 @@ community_id(const struct alert_flow *af, char *out, size_t len)
 		rc = ndpi_flowv6_flow_hash(af->l4proto, &s, &d, af->sport, af->dport,
 		    icmp ? itype : 0, 0, buf, sizeof buf);
 	}
-	snprintf(out, len, "%s", rc == 0 ? (const char *)buf : "");
+	/* "1:" + 28 base64 characters: always fits out (48). */
+	snprintf(out, len, "%.*s", (int)(len ? len - 1 : 0), rc == 0 ? (const char *)buf : "");
 }
 
 void
