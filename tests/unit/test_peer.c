@@ -414,6 +414,38 @@ test_peer_full_table_evicts_and_counts(void)
 	pt_free(&t);
 }
 
+/* An open flow whose entry was evicted must not credit the entry that took its slot. */
+static void
+test_peer_flow_of_evicted_entry_credits_nobody(void)
+{
+	struct pt t;
+	char name[64], buf[1024];
+	struct json j;
+	struct conn a = { "10.0.0.5", "198.51.100.80", "block.dropbox.com", "Dropbox", 43000, 443,
+		1000, 100 };
+
+	PT_INIT(&t, R_CLOUD, 16);
+	conn_open(&t, &a, PB_T0);
+	for (unsigned i = 0; i < 16; i++) {
+		struct conn c = a;
+		snprintf(name, sizeof name, "www.d%u.com", i);
+		c.name = name;
+		c.dst = "198.51.100.81";
+		c.sport = (uint16_t)(43100 + i);
+		conn_close(&t, conn_open(&t, &c, PB_T0 + (i + 1) * PB_SEC), PB_T0 + (i + 1) * PB_SEC + 1);
+	}
+	stream(&t, &a, 1000, 4000000, PB_T0 + 20 * PB_SEC);
+	pt_tick(&t, PB_T0 + 30 * PB_SEC);
+	CHECK_EQ_U(t.nrec, 0);
+	json_init(&j, buf, sizeof buf);
+	json_obj_open(&j, NULL);
+	peer_ops.stats(t.mod, &j);
+	json_obj_close(&j);
+	CHECK(strstr(json_str(&j), "\"evicted\":1,") != NULL);
+	CHECK(strstr(json_str(&j), "\"stale_flow_slots\":1,") != NULL);
+	pt_free(&t);
+}
+
 T_MAIN("peer",
     T(test_peer_beacon_fires_at_twelfth_regular_connection_not_eleventh),
     T(test_peer_beacon_score_threshold_just_above_is_quiet),
@@ -424,4 +456,5 @@ T_MAIN("peer",
     T(test_peer_cloud_upload_alerts_while_flow_open),
     T(test_peer_cloud_upload_judged_per_tenant_and_sanctioned_excepted),
     T(test_peer_ignores_inbound_and_internal_flows),
-    T(test_peer_full_table_evicts_and_counts))
+    T(test_peer_full_table_evicts_and_counts),
+    T(test_peer_flow_of_evicted_entry_credits_nobody))
