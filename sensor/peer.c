@@ -14,7 +14,6 @@
 #include "dpi.h"
 #include "hash.h"
 #include "json.h"
-#include "netset.h"
 #include "peer.h"
 #include "rules.h"
 #include "sensor.h"
@@ -572,7 +571,7 @@ static void
 extra_json(struct alert *a, const struct peer_entry *e, const struct peer_stats *st)
 {
 	struct json j;
-	char dom[DOMAIN_MAX], ip[ADDR_STRLEN];
+	char dom[DOMAIN_MAX], ip[ADDR_STRLEN], ts[40];
 	int by_addr = (e->key.dest & KEY_ADDR_BIT) != 0;
 
 	json_init(&j, a->extra, sizeof a->extra);
@@ -588,6 +587,7 @@ extra_json(struct alert *a, const struct peer_entry *e, const struct peer_stats 
 	if (e->sni_last[0] && strcmp(e->sni_last, e->sni_first) != 0)
 		json_str_kv(&j, NULL, e->sni_last);
 	json_arr_close(&j);
+	json_str_kv(&j, "first_seen", json_fmt_time(e->first_us, ts, sizeof ts));
 	json_u64_kv(&j, "connections", e->total_conns);
 	json_u64_kv(&j, "bytes_out", e->total_out);
 	json_u64_kv(&j, "bytes_in", e->total_in);
