@@ -282,7 +282,8 @@ test_peer_chunked_fires_at_twentieth_piece_not_nineteenth(void)
 	for (unsigned i = 0; i < 20; i++, ts += 97 * PB_SEC) {
 		c.sport = (uint16_t)(41000 + i);
 		c.out = 30000 + (i % 3) * 1000;	/* 30 000 .. 32 000: 19 pieces sum to ~589 kB */
-		c.dst = i % 2 ? "198.51.100.77" : "198.51.100.78";	/* two addresses, one domain */
+		c.dst = i % 2 ? "198.51.100.77" : "198.51.100.78";	/* two addresses and ports, one domain */
+		c.dport = i % 2 ? 443 : 8443;
 		c.name = i % 2 ? "api.telemetry-cdn.net" : "upload.telemetry-cdn.net";
 		struct flow *f = conn_open(&t, &c, ts);
 		conn_close(&t, f, ts + PB_SEC);
