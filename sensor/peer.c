@@ -23,6 +23,11 @@
 #define SLOT_PENDING	0x80000000u	/* peer_slot: the flow's bytes so far are not credited yet */
 #define KEY_ADDR_BIT	(1ull << 63)	/* key.dest: keyed by address, not by a name */
 
+/*
+ * A fixed-size key: the domain is kept as a 64-bit seeded hash, so two
+ * domains of one host share an entry only on a 64-bit collision (the
+ * seed differs per run). The evidence re-derives the name from sni_first.
+ */
 struct peer_key {
 	struct ip_addr host;
 	uint64_t dest;		/* hash of the registered domain, or of the address (top bit set) */
