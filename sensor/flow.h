@@ -76,8 +76,10 @@ struct flow {
 	 * each end) and cache slots of its host/destination entries. */
 	uint8_t init_internal, resp_internal;
 	uint8_t counted;	/* host accounting has seen this flow start */
+	uint8_t peer_tag;	/* peer.c: tag of the ledger entry at peer_slot */
 	uint32_t host_slot[2];	/* [0] initiator's host entry, [1] responder's */
 	uint32_t dest_slot[2];	/* the (host, peer) entry of each internal end */
+	uint32_t peer_slot;	/* peer.c's ledger entry + 1 (0: none), high bit: bytes to credit */
 };
 
 struct flow_config {

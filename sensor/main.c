@@ -33,6 +33,7 @@ enum {
 	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
 	OPT_STATE_DIR, OPT_MAX_DEST_DETAILS, OPT_EVIDENCE_DIR, OPT_EVIDENCE_RING, OPT_EVIDENCE_MAX,
+	OPT_MAX_PEERS,
 };
 
 static const struct option long_opts[] = {
@@ -65,6 +66,7 @@ static const struct option long_opts[] = {
 	{ "max-dests", required_argument, NULL, OPT_MAX_DESTS },
 	{ "max-dest-details", required_argument, NULL, OPT_MAX_DEST_DETAILS },
 	{ "max-engaged", required_argument, NULL, OPT_MAX_ENGAGED },
+	{ "max-peers", required_argument, NULL, OPT_MAX_PEERS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 	{ "user", required_argument, NULL, 'Z' },
@@ -132,6 +134,7 @@ usage(FILE *f)
 "      --max-dests N        (host, destination) pairs tracked (default 131072)\n"
 "      --max-dest-details N of them with full minute/hour rings (default max-dests/16)\n"
 "      --max-engaged N      engaged alerts remembered (default 65536)\n"
+"      --max-peers N        (host, destination domain) ledger entries (default 32768)\n"
 "      --timeout CLASS=S    flow idle timeout: tcp, tcp-closed, udp, other\n"
 "  -v, --verbose   -V, --version   -h, --help\n");
 }
@@ -262,6 +265,9 @@ check_rules(const char *path, struct sensor_config *cfg)
 	struct dpi *dpi = dpi_new(err, sizeof err);
 	struct detect_config dc = { .sensor_name = "check", .max_engaged = 16 };
 	struct detect *det = dpi ? detect_new(&dc, dpi, NULL, NULL, err, sizeof err) : NULL;
+	/* Modules register for their scope only: nothing is evaluated here. */
+	if (det != NULL)
+		sensor_register_scopes(det);
 	int bad = det == NULL || detect_set_rules(det, rs, err, sizeof err) != 0;
 	detect_free(det);
 	dpi_free(dpi);
@@ -355,6 +361,7 @@ main(int argc, char **argv)
 		case OPT_MAX_DEST_DETAILS:
 			cfg.max_dest_details = num_arg("--max-dest-details", optarg, 1, 1u << 24);
 			break;
+		case OPT_MAX_PEERS: cfg.max_peers = num_arg("--max-peers", optarg, 16, 1u << 24); break;
 		case OPT_MAX_ENGAGED: cfg.max_engaged = num_arg("--max-engaged", optarg, 16, 1u << 24); break;
 		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;

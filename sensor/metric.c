@@ -11,6 +11,8 @@
 
 #define MIN_W 60u
 #define MAX_W (24u * 3600u)
+#define PEER_W 1800u		/* peer.h PEER_BUCKET_S */
+#define PEER_MAX_W (6u * 3600u)
 
 static const struct metric_def metric_defs[M__COUNT] = {
 	[M_HOST_OUT_BYTES] = { "host.out.bytes", MSCOPE_HOST, MUNIT_BYTES, MIN_W, MAX_W,
@@ -37,6 +39,23 @@ static const struct metric_def metric_defs[M__COUNT] = {
 	    "payload bytes the host received from that address on those flows" },
 	[M_DEST_OUT_RATIO] = { "dest.out.ratio", MSCOPE_DEST, MUNIT_RATIO, MIN_W, MAX_W,
 	    "dest.out.bytes / dest.in.bytes over the same window (in counted as at least 1)" },
+	/* peer.c: 30-minute buckets over 6 h; a window is rounded out to whole buckets. */
+	[M_PEER_OUT_BYTES] = { "peer.out.bytes", MSCOPE_PEER, MUNIT_BYTES, PEER_W, PEER_MAX_W,
+	    "payload bytes the host sent to one destination domain (or address) across its flows, open ones included" },
+	[M_PEER_IN_BYTES] = { "peer.in.bytes", MSCOPE_PEER, MUNIT_BYTES, PEER_W, PEER_MAX_W,
+	    "payload bytes the host received from that destination on those flows" },
+	[M_PEER_OUT_RATIO] = { "peer.out.ratio", MSCOPE_PEER, MUNIT_RATIO, PEER_W, PEER_MAX_W,
+	    "peer.out.bytes / peer.in.bytes over the same window (in counted as at least 1)" },
+	[M_BEACON_SCORE] = { "beacon.score", MSCOPE_PEER, MUNIT_RATIO, 0, 0,
+	    "regularity of the last 16 answered connections to the destination, 0..1 (RITA-style: interval and size skew and MAD, ring fill)" },
+	[M_BEACON_CONNECTIONS] = { "beacon.connections", MSCOPE_PEER, MUNIT_COUNT, PEER_W, PEER_MAX_W,
+	    "answered connections (payload came back) the host opened to the destination" },
+	[M_BEACON_INTERVAL] = { "beacon.interval", MSCOPE_PEER, MUNIT_DURATION, 0, 0,
+	    "median interval between the starts of the last 16 answered connections" },
+	[M_CHUNK_COUNT] = { "chunk.count", MSCOPE_PEER, MUNIT_COUNT, PEER_W, PEER_MAX_W,
+	    "answered connections that carried payload out to the destination" },
+	[M_CHUNK_SIZE_CV] = { "chunk.size.cv", MSCOPE_PEER, MUNIT_RATIO, 0, 0,
+	    "coefficient of variation (stddev / mean) of the bytes sent per connection, last 16 answered connections" },
 };
 
 const struct metric_def *

@@ -28,6 +28,15 @@ enum metric_id {
 	M_DEST_OUT_BYTES,
 	M_DEST_IN_BYTES,
 	M_DEST_OUT_RATIO,
+	/* peer.c: per (internal host, destination domain or address). */
+	M_PEER_OUT_BYTES,
+	M_PEER_IN_BYTES,
+	M_PEER_OUT_RATIO,
+	M_BEACON_SCORE,
+	M_BEACON_CONNECTIONS,
+	M_BEACON_INTERVAL,
+	M_CHUNK_COUNT,
+	M_CHUNK_SIZE_CV,
 	M__COUNT
 };
 

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "log.h"
 #include "netset.h"
+#include "peer.h"
 #include "sensor.h"
 #include "sink_redis.h"
 
@@ -96,6 +97,7 @@ sensor_config_defaults(struct sensor_config *cfg)
 	cfg->max_dests = 131072;
 	cfg->max_dest_details = 0;	/* host.c: max_dests / 16 */
 	cfg->max_engaged = 65536;
+	cfg->max_peers = 32768;
 	cfg->timeout_s[FLOW_TC_TCP_OPEN] = 300;
 	cfg->timeout_s[FLOW_TC_TCP_CLOSED] = 10;
 	cfg->timeout_s[FLOW_TC_UDP] = 120;
@@ -276,10 +278,22 @@ sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 		}
 	}
 	env.state_dirfd = s->state_dirfd;
-	/* Each module: if (sensor_add_module(s, &x_ops, x_new(&env, err, errlen)) != 0) return -1; */
-	(void)sensor_add_module;
-	(void)env;
+	/* Keep in step with module_ops[] below. */
+	if (sensor_add_module(s, &peer_ops, peer_new(&env, err, errlen)) != 0)
+		return -1;
 	return 0;
+}
+
+/* Every module's ops: --check-rules registers their scopes without building them. */
+static const struct detector_ops *const module_ops[] = {
+	&peer_ops,
+};
+
+void
+sensor_register_scopes(struct detect *det)
+{
+	for (size_t i = 0; i < sizeof module_ops / sizeof module_ops[0]; i++)
+		detect_register(det, module_ops[i], NULL);
 }
 
 struct sensor *

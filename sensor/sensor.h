@@ -41,6 +41,7 @@ struct sensor_config {
 	uint32_t tick_s;		/* detector evaluation period (packet time) */
 	size_t max_flows, max_hosts, max_dests, max_engaged;
 	size_t max_dest_details;	/* destinations busy in more minutes/hours than fit inline */
+	size_t max_peers;		/* peer.c's (host, destination domain) ledger */
 	uint32_t timeout_s[4];		/* flow idle timeouts: tcp, tcp-closed, udp, other */
 	int quiet;			/* no periodic stats on stderr */
 	int progress;			/* -1 auto (stderr is a terminal), 0 off, 1 on */
@@ -79,6 +80,13 @@ int sensor_open_redis(struct sensor *s, char *err, size_t errlen);
 int sensor_run(struct sensor *s);
 
 void sensor_free(struct sensor *s);
+
+/*
+ * Registers every detector module's scope in det, without building the
+ * modules: what --check-rules needs to accept their metrics.
+ */
+struct detect;
+void sensor_register_scopes(struct detect *det);
 
 /* Processes one frame (exposed for the fuzz target and tests). */
 void sensor_process(struct sensor *s, int dlt, const struct capture_pkt *cp);

@@ -1,0 +1,714 @@
+/*
+ * peer - see peer.h. The ledger is one fixed table (table.h) on one LRU
+ * list in last-changed order, so "changed since the last tick" is a walk
+ * from the tail and expiry a walk from the head. Everything per entry is
+ * fixed-size: a full table evicts its stalest entry and counts it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert.h"
+#include "domain.h"
+#include "dpi.h"
+#include "hash.h"
+#include "json.h"
+#include "peer.h"
+#include "rules.h"
+#include "sensor.h"
+
+#define US		1000000ull
+#define BUCKET_US	((uint64_t)PEER_BUCKET_S * US)
+#define SLOT_PENDING	0x80000000u	/* peer_slot: the flow's bytes so far are not credited yet */
+#define KEY_ADDR_BIT	(1ull << 63)	/* key.dest: keyed by address, not by a name */
+
+/*
+ * A fixed-size key: the domain is kept as a 64-bit seeded hash, so two
+ * domains of one host share an entry only on a 64-bit collision (the
+ * seed differs per run). The evidence re-derives the name from sni_first.
+ */
+struct peer_key {
+	struct ip_addr host;
+	uint64_t dest;		/* hash of the registered domain, or of the address (top bit set) */
+};
+
+/* One answered connection, for the regularity scores. */
+struct peer_conn {
+	uint64_t start_us;
+	uint32_t out, in;	/* payload bytes, saturated at 4 GB */
+};
+
+/* One connection with its 5-tuple, for the evidence. */
+struct peer_flow {
+	struct ip_addr peer;
+	uint64_t start_us;
+	uint32_t dur_ms;
+	uint32_t out, in;
+	uint16_t sport, dport;
+	uint8_t l4proto;
+};
+
+struct peer_entry {
+	struct tnode node;	/* node.user: the tag flows check their cached slot against */
+	struct peer_key key;
+	char sni_first[FLOW_NAME_MAX], sni_last[FLOW_NAME_MAX];
+	struct ip_addr first_peer;	/* the subject's address: stable, so engagement is */
+	uint16_t first_port;
+	uint8_t l4proto;
+	uint8_t nring, ring_next, flow_next;
+	uint16_t app_master, app_proto, app_category;
+	uint64_t first_us, last_us;
+	uint64_t total_out, total_in;
+	uint32_t total_conns;
+	uint32_t bucket_top;	/* index (time / PEER_BUCKET_S) of the newest bucket */
+	uint32_t out[PEER_NBUCKETS], in[PEER_NBUCKETS];	/* saturate at 4 GB per 30 min */
+	uint16_t conns[PEER_NBUCKETS];
+	struct peer_conn ring[PEER_RING];
+	struct peer_flow flows[PEER_FLOWS];
+	struct peer_flow live;	/* the latest flow still open (dur_ms 0 when none) */
+	uint8_t live_open;
+};
+
+struct peer {
+	struct table *t;
+	struct dpi *dpi;
+	uint64_t seed;
+	int dns_id;		/* nDPI's DNS protocol id: not ours to judge */
+	uint16_t serial;
+	uint64_t evicted, expired, created, stale_slots;
+};
+
+/* ---- regularity ------------------------------------------------------------ */
+
+static int
+cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Linear-interpolated quantile q of v[0..n) sorted, n >= 1. */
+static double
+quantile(const double *v, size_t n, double q)
+{
+	double pos = q * (double)(n - 1);
+	size_t i = (size_t)pos;
+	double frac = pos - (double)i;
+
+	return i + 1 < n ? v[i] + (v[i + 1] - v[i]) * frac : v[n - 1];
+}
+
+double
+peer_bowley(const double *v, size_t n)
+{
+	if (n < 3)
+		return 0;
+	double q1 = quantile(v, n, 0.25), q2 = quantile(v, n, 0.5), q3 = quantile(v, n, 0.75);
+	return q3 > q1 ? (q3 + q1 - 2 * q2) / (q3 - q1) : 0;
+}
+
+/* Median and median absolute deviation of v[0..n) sorted; n <= PEER_RING. */
+static void
+median_mad(const double *v, size_t n, double *median, double *mad)
+{
+	double dev[PEER_RING];
+
+	*median = quantile(v, n, 0.5);
+	for (size_t i = 0; i < n; i++)
+		dev[i] = fabs(v[i] - *median);
+	qsort(dev, n, sizeof dev[0], cmp_dbl);
+	*mad = quantile(dev, n, 0.5);
+}
+
+static double
+clamp01(double x)
+{
+	return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+void
+peer_score(const double *starts, const double *sizes, size_t n, struct peer_stats *st)
+{
+	double iv[PEER_RING], sz[PEER_RING], sum = 0, sq = 0;
+
+	memset(st, 0, sizeof *st);
+	st->n = (unsigned)n;
+	if (n == 0 || n > PEER_RING)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		sz[i] = sizes[i];
+		sum += sizes[i];
+		sq += sizes[i] * sizes[i];
+	}
+	double mean = sum / (double)n, var = sq / (double)n - mean * mean;
+	st->sz_cv = mean > 0 ? sqrt(var > 0 ? var : 0) / mean : 0;
+	qsort(sz, n, sizeof sz[0], cmp_dbl);
+	median_mad(sz, n, &st->sz_median, &st->sz_mad);
+	st->sz_skew = peer_bowley(sz, n);
+	if (n < 2)
+		return;
+	for (size_t i = 1; i < n; i++)
+		iv[i - 1] = starts[i] - starts[i - 1];
+	qsort(iv, n - 1, sizeof iv[0], cmp_dbl);
+	median_mad(iv, n - 1, &st->iv_median, &st->iv_mad);
+	st->iv_skew = peer_bowley(iv, n - 1);
+	/* Four connections (three intervals) are the fewest a quartile means anything on. */
+	if (n < 4 || st->iv_median <= 0)
+		return;
+	double ts = (clamp01(1 - fabs(st->iv_skew)) + clamp01(1 - st->iv_mad / st->iv_median) +
+	    (double)n / PEER_RING) / 3;
+	double ds = (clamp01(1 - fabs(st->sz_skew)) +
+	    (st->sz_median > 0 ? clamp01(1 - st->sz_mad / st->sz_median) : 0)) / 2;
+	st->score = (ts + ds) / 2;
+}
+
+/* The entry's ring in start order, as seconds and bytes sent. */
+static void
+entry_stats(const struct peer_entry *e, struct peer_stats *st)
+{
+	struct peer_conn c[PEER_RING];
+	double starts[PEER_RING], sizes[PEER_RING];
+	size_t n = e->nring;
+
+	memcpy(c, e->ring, sizeof c);
+	/* Insertion sort by start: flows end (and enter the ring) out of order. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && c[j].start_us < c[j - 1].start_us; j--) {
+			struct peer_conn tmp = c[j];
+			c[j] = c[j - 1];
+			c[j - 1] = tmp;
+		}
+	for (size_t i = 0; i < n; i++) {
+		starts[i] = (double)(c[i].start_us - c[0].start_us) / 1e6;
+		sizes[i] = c[i].out;
+	}
+	peer_score(starts, sizes, n, st);
+}
+
+/* ---- buckets --------------------------------------------------------------- */
+
+static uint32_t
+sat_add32(uint32_t a, uint64_t b)
+{
+	return b >= UINT32_MAX - a ? UINT32_MAX : a + (uint32_t)b;
+}
+
+/* Moves the newest bucket up to now's, zeroing those it passes. */
+static void
+roll(struct peer_entry *e, uint64_t now_us)
+{
+	uint32_t idx = (uint32_t)(now_us / BUCKET_US);
+
+	if (e->bucket_top == 0 || idx >= e->bucket_top + PEER_NBUCKETS) {
+		memset(e->out, 0, sizeof e->out);
+		memset(e->in, 0, sizeof e->in);
+		memset(e->conns, 0, sizeof e->conns);
+		e->bucket_top = idx;
+		return;
+	}
+	while (e->bucket_top < idx) {
+		uint32_t b = ++e->bucket_top % PEER_NBUCKETS;
+		e->out[b] = e->in[b] = 0;
+		e->conns[b] = 0;
+	}
+}
+
+static void
+credit(struct peer_entry *e, uint64_t out, uint64_t in, uint64_t now_us)
+{
+	roll(e, now_us);
+	uint32_t b = e->bucket_top % PEER_NBUCKETS;
+	e->out[b] = sat_add32(e->out[b], out);
+	e->in[b] = sat_add32(e->in[b], in);
+	e->total_out += out;
+	e->total_in += in;
+}
+
+/* Sum of a bucket array over the buckets overlapping [now - w, now]. */
+static uint64_t
+window_sum(const struct peer_entry *e, const uint32_t *v32, const uint16_t *v16, uint32_t w,
+    uint64_t now_us)
+{
+	uint64_t from_us = now_us > (uint64_t)w * US ? now_us - (uint64_t)w * US : 0;
+	uint32_t lo = (uint32_t)(from_us / BUCKET_US), hi = (uint32_t)(now_us / BUCKET_US);
+	uint64_t sum = 0;
+
+	if (e->bucket_top == 0)
+		return 0;
+	if (hi > e->bucket_top)
+		hi = e->bucket_top;
+	if (e->bucket_top >= PEER_NBUCKETS && lo <= e->bucket_top - PEER_NBUCKETS)
+		lo = e->bucket_top - PEER_NBUCKETS + 1;
+	for (uint32_t i = lo; i <= hi && i >= lo; i++)
+		sum += v32 ? v32[i % PEER_NBUCKETS] : v16[i % PEER_NBUCKETS];
+	return sum;
+}
+
+/* ---- the ledger ------------------------------------------------------------ */
+
+static void
+entry_touch(struct peer *m, struct peer_entry *e, uint64_t now_us)
+{
+	if (e->last_us < now_us)
+		e->last_us = now_us;
+	table_touch(m->t, e, 0);
+}
+
+/* The entry a flow cached, if it is still that flow's (slots are reused). */
+static struct peer_entry *
+entry_of_flow(struct peer *m, const struct flow *f)
+{
+	uint32_t slot = (f->peer_slot & ~SLOT_PENDING) - 1;
+	struct peer_entry *e = table_at(m->t, slot);
+
+	/*
+	 * The 8-bit tag and the host catch a slot reused by another entry; a
+	 * reuse by the same host with the same tag (1 in 256 evictions) would
+	 * credit the rest of one flow to the wrong destination of that host.
+	 */
+	if (!e->node.used || (uint8_t)e->node.user != f->peer_tag ||
+	    !addr_eq(&e->key.host, flow_initiator(f, NULL))) {
+		m->stale_slots++;
+		return NULL;
+	}
+	return e;
+}
+
+/* Whether this flow belongs in the ledger at all. */
+static int
+flow_wanted(const struct peer *m, const struct flow *f)
+{
+	uint16_t port;
+
+	if (!f->init_internal || f->resp_internal)
+		return 0;
+	if (f->key.proto != 6 && f->key.proto != 17)
+		return 0;
+	flow_responder(f, &port);
+	if (port == 53 || (m->dns_id > 0 && (f->app_master == m->dns_id || f->app_proto == m->dns_id)))
+		return 0;
+	return 1;
+}
+
+static void
+entry_init(struct peer *m, struct peer_entry *e, const struct flow *f, uint64_t now_us)
+{
+	uint16_t port;
+
+	e->node.user = ++m->serial;
+	e->first_peer = *flow_responder(f, &port);
+	e->first_port = port;
+	e->l4proto = f->key.proto;
+	e->first_us = f->first_us;
+	e->last_us = now_us;
+	memcpy(e->sni_first, f->server_name, sizeof e->sni_first);
+	m->created++;
+}
+
+/* Finds or makes the flow's entry, caches it in the flow; NULL if not ours. */
+static struct peer_entry *
+attach(struct peer *m, struct flow *f, uint64_t now_us)
+{
+	struct peer_key k;
+	char dom[DOMAIN_MAX];
+	struct peer_entry *e;
+
+	if (!flow_wanted(m, f))
+		return NULL;
+	memset(&k, 0, sizeof k);
+	k.host = *flow_initiator(f, NULL);
+	if (f->server_name[0] != '\0' && domain_registered(f->server_name, dom, sizeof dom) != NULL)
+		k.dest = hash_bytes(dom, strlen(dom), m->seed) & ~KEY_ADDR_BIT;
+	else
+		k.dest = hash_bytes(flow_responder(f, NULL), sizeof(struct ip_addr), m->seed) | KEY_ADDR_BIT;
+	uint32_t h = (uint32_t)hash_mix64(k.dest ^ hash_bytes(&k.host, sizeof k.host, m->seed));
+	if ((e = table_lookup(m->t, &k, h)) == NULL) {
+		if (table_full(m->t)) {
+			table_del(m->t, table_head(m->t, 0));
+			m->evicted++;
+		}
+		e = table_add(m->t, &k, h, 0);
+		entry_init(m, e, f, now_us);
+	}
+	if (f->server_name[0] != '\0')
+		memcpy(e->sni_last, f->server_name, sizeof e->sni_last);
+	/* Keep the most specific application seen: a later plain-TLS flow does not erase Dropbox. */
+	if (f->app_proto != 0 || e->app_proto == 0) {
+		e->app_master = f->app_master;
+		e->app_proto = f->app_proto;
+		e->app_category = f->app_category;
+	}
+	e->live.peer = *flow_responder(f, &e->live.dport);
+	flow_initiator(f, &e->live.sport);
+	e->live.start_us = f->first_us;
+	e->live.l4proto = f->key.proto;
+	e->live.out = e->live.in = 0;
+	e->live_open = 1;
+	f->peer_slot = (table_slot(m->t, e) + 1) | SLOT_PENDING;
+	f->peer_tag = (uint8_t)e->node.user;
+	entry_touch(m, e, now_us);
+	return e;
+}
+
+static int
+is_live(const struct peer_entry *e, const struct flow *f)
+{
+	uint16_t sport;
+
+	flow_initiator(f, &sport);
+	return e->live_open && e->live.start_us == f->first_us && e->live.sport == sport;
+}
+
+/* Credits what the flow carried before it was attached, once. */
+static void
+settle(struct peer_entry *e, struct flow *f, uint64_t now_us)
+{
+	if (f->peer_slot & SLOT_PENDING) {
+		credit(e, f->payload_bytes[FLOW_DIR_FWD], f->payload_bytes[FLOW_DIR_REV], now_us);
+		f->peer_slot &= ~SLOT_PENDING;
+	}
+	if (is_live(e, f)) {
+		e->live.dur_ms = (uint32_t)((f->last_us - f->first_us) / 1000u);
+		e->live.out = sat_add32(0, f->payload_bytes[FLOW_DIR_FWD]);
+		e->live.in = sat_add32(0, f->payload_bytes[FLOW_DIR_REV]);
+	}
+}
+
+/* ---- hooks ------------------------------------------------------------------ */
+
+static void
+peer_packet(void *mod, struct flow *f, int dir, const struct pkt *p)
+{
+	struct peer *m = mod;
+	struct peer_entry *e;
+
+	if (f->peer_slot == 0 || (p->payload_len == 0 && !(f->peer_slot & SLOT_PENDING)))
+		return;
+	if ((e = entry_of_flow(m, f)) == NULL) {
+		f->peer_slot = 0;
+		return;
+	}
+	if (f->peer_slot & SLOT_PENDING)
+		settle(e, f, p->ts_us);	/* includes this packet: flow accounting ran first */
+	else {
+		credit(e, dir == FLOW_DIR_FWD ? p->payload_len : 0, dir == FLOW_DIR_REV ? p->payload_len : 0,
+		    p->ts_us);
+		if (is_live(e, f)) {
+			uint32_t *v = dir == FLOW_DIR_FWD ? &e->live.out : &e->live.in;
+			*v = sat_add32(*v, p->payload_len);
+			e->live.dur_ms = (uint32_t)((p->ts_us - e->live.start_us) / 1000u);
+		}
+	}
+	entry_touch(m, e, p->ts_us);
+}
+
+static void
+peer_flow_classified(void *mod, struct flow *f, uint64_t now_us)
+{
+	struct peer *m = mod;
+
+	if (f->peer_slot != 0 && entry_of_flow(m, f) != NULL)
+		return;		/* classified twice: the bytes are credited already */
+	attach(m, f, now_us);
+}
+
+/* Adds an answered connection to the ring, the flow list and the counts. */
+static void
+record_conn(struct peer_entry *e, const struct flow *f, uint64_t now_us)
+{
+	struct peer_conn *c = &e->ring[e->ring_next];
+	struct peer_flow *pf = &e->flows[e->flow_next];
+	uint32_t idx = (uint32_t)(f->first_us / BUCKET_US);
+
+	c->start_us = f->first_us;
+	c->out = sat_add32(0, f->payload_bytes[FLOW_DIR_FWD]);
+	c->in = sat_add32(0, f->payload_bytes[FLOW_DIR_REV]);
+	e->ring_next = (uint8_t)((e->ring_next + 1) % PEER_RING);
+	if (e->nring < PEER_RING)
+		e->nring++;
+	pf->peer = *flow_responder(f, &pf->dport);
+	flow_initiator(f, &pf->sport);
+	pf->start_us = f->first_us;
+	pf->dur_ms = (uint32_t)((f->last_us - f->first_us) / 1000u);
+	pf->out = c->out;
+	pf->in = c->in;
+	pf->l4proto = f->key.proto;
+	e->flow_next = (uint8_t)((e->flow_next + 1) % PEER_FLOWS);
+	e->total_conns++;
+	/* Counted in the bucket the connection started in, if it is still kept. */
+	roll(e, now_us);
+	if (idx + PEER_NBUCKETS <= e->bucket_top)
+		return;
+	if (idx > e->bucket_top)
+		idx = e->bucket_top;
+	if (e->conns[idx % PEER_NBUCKETS] < UINT16_MAX)
+		e->conns[idx % PEER_NBUCKETS]++;
+}
+
+static void
+peer_flow_end(void *mod, struct flow *f, int why, uint64_t now_us)
+{
+	struct peer *m = mod;
+	struct peer_entry *e = NULL;
+
+	(void)why;
+	if (f->peer_slot != 0)
+		e = entry_of_flow(m, f);
+	/* Never classified (no payload for nDPI): an unanswered attempt needs no entry. */
+	if (e == NULL && f->payload_bytes[FLOW_DIR_REV] != 0)
+		e = attach(m, f, now_us);
+	if (e == NULL)
+		return;
+	settle(e, f, now_us);
+	if (is_live(e, f))
+		e->live_open = 0;
+	f->peer_slot = 0;
+	/* No payload back (no answer, refused, RST without data): not a connection that worked. */
+	if (f->payload_bytes[FLOW_DIR_REV] != 0)
+		record_conn(e, f, now_us);
+	entry_touch(m, e, now_us);
+}
+
+static void
+peer_tick(void *mod, uint64_t now_us)
+{
+	struct peer *m = mod;
+	struct peer_entry *e;
+
+	while ((e = table_head(m->t, 0)) != NULL && e->last_us + (uint64_t)PEER_IDLE_S * US < now_us) {
+		table_del(m->t, e);
+		m->expired++;
+	}
+}
+
+/* ---- evaluation ------------------------------------------------------------- */
+
+static void
+fill_subject(const struct peer_entry *e, struct subject *s)
+{
+	memset(s, 0, sizeof *s);
+	s->host = e->key.host;
+	s->peer = e->first_peer;
+	s->has_peer = 1;
+	s->name = e->sni_first[0] ? e->sni_first : NULL;
+	s->port = e->first_port;
+	s->l4proto = e->l4proto;
+	s->app_master = e->app_master;
+	s->app_proto = e->app_proto;
+	s->app_category = e->app_category;
+	s->key = e->key.dest;
+	s->obj = e;
+}
+
+static void
+peer_each(void *mod, uint64_t since_us, uint64_t now_us, detector_visit_fn visit, void *vctx)
+{
+	struct peer *m = mod;
+	struct subject s;
+
+	(void)now_us;
+	for (struct peer_entry *e = table_tail(m->t, 0); e != NULL && e->last_us >= since_us;
+	    e = table_prev(m->t, e)) {
+		fill_subject(e, &s);
+		visit(vctx, &s);
+	}
+}
+
+static double
+peer_value(void *mod, const struct subject *s, const struct rule_cond *c, uint64_t now_us)
+{
+	const struct peer_entry *e = s->obj;
+	struct peer_stats st;
+	double out, in;
+
+	(void)mod;
+	switch (c->metric) {
+	case M_PEER_OUT_BYTES:
+		return (double)window_sum(e, e->out, NULL, c->window_s, now_us);
+	case M_PEER_IN_BYTES:
+		return (double)window_sum(e, e->in, NULL, c->window_s, now_us);
+	case M_PEER_OUT_RATIO:
+		out = (double)window_sum(e, e->out, NULL, c->window_s, now_us);
+		in = (double)window_sum(e, e->in, NULL, c->window_s, now_us);
+		return out / (in > 1 ? in : 1);
+	case M_BEACON_CONNECTIONS:
+	case M_CHUNK_COUNT:
+		return (double)window_sum(e, NULL, e->conns, c->window_s, now_us);
+	case M_BEACON_SCORE:
+		entry_stats(e, &st);
+		return st.score;
+	case M_BEACON_INTERVAL:
+		entry_stats(e, &st);
+		return st.iv_median;
+	case M_CHUNK_SIZE_CV:
+		entry_stats(e, &st);
+		/* Too few pieces say nothing about constancy: read as irregular. */
+		return st.n >= 4 ? st.sz_cv : 1e9;
+	default:
+		return 0;
+	}
+}
+
+/* The flow behind an alert, as alert_add_flow() takes it. */
+static void
+add_flow(struct alert *a, const struct peer_entry *e, const struct peer_flow *pf, const char *app)
+{
+	struct flow f;
+
+	memset(&f, 0, sizeof f);
+	f.key.lo = e->key.host;
+	f.key.port_lo = pf->sport;
+	f.key.hi = pf->peer;
+	f.key.port_hi = pf->dport;
+	f.key.proto = pf->l4proto;
+	f.init_is_lo = 1;
+	f.first_us = pf->start_us;
+	f.last_us = pf->start_us + (uint64_t)pf->dur_ms * 1000u;
+	f.payload_bytes[FLOW_DIR_FWD] = pf->out;
+	f.payload_bytes[FLOW_DIR_REV] = pf->in;
+	memcpy(f.server_name, e->sni_last, sizeof f.server_name);
+	alert_add_flow(a, &f, app);
+}
+
+static void
+extra_json(struct alert *a, const struct peer_entry *e, const struct peer_stats *st)
+{
+	struct json j;
+	char dom[DOMAIN_MAX], ip[ADDR_STRLEN], ts[40];
+	int by_addr = (e->key.dest & KEY_ADDR_BIT) != 0;
+
+	json_init(&j, a->extra, sizeof a->extra);
+	json_obj_open(&j, NULL);
+	if (by_addr || domain_registered(e->sni_first, dom, sizeof dom) == NULL)
+		json_str_kv(&j, "key", addr_fmt(&e->first_peer, ip, sizeof ip));
+	else
+		json_str_kv(&j, "key", dom);
+	json_str_kv(&j, "key_type", by_addr ? "address" : "domain");
+	json_arr_open(&j, "server_names");
+	if (e->sni_first[0])
+		json_str_kv(&j, NULL, e->sni_first);
+	if (e->sni_last[0] && strcmp(e->sni_last, e->sni_first) != 0)
+		json_str_kv(&j, NULL, e->sni_last);
+	json_arr_close(&j);
+	json_str_kv(&j, "first_seen", json_fmt_time(e->first_us, ts, sizeof ts));
+	json_u64_kv(&j, "connections", e->total_conns);
+	json_u64_kv(&j, "bytes_out", e->total_out);
+	json_u64_kv(&j, "bytes_in", e->total_in);
+	json_u64_kv(&j, "ring", st->n);
+	json_obj_open(&j, "interval");
+	json_dbl_kv(&j, "median", round(st->iv_median * 1000) / 1000);
+	json_dbl_kv(&j, "mad", round(st->iv_mad * 1000) / 1000);
+	json_dbl_kv(&j, "skew", round(st->iv_skew * 1000) / 1000);
+	json_obj_close(&j);
+	json_obj_open(&j, "size");
+	json_dbl_kv(&j, "median", st->sz_median);
+	json_dbl_kv(&j, "mad", st->sz_mad);
+	json_dbl_kv(&j, "skew", round(st->sz_skew * 1000) / 1000);
+	json_dbl_kv(&j, "cv", round(st->sz_cv * 1000) / 1000);
+	json_obj_close(&j);
+	json_dbl_kv(&j, "score", round(st->score * 1000) / 1000);
+	json_obj_close(&j);
+	if (json_ok(&j))
+		snprintf(a->extra_key, sizeof a->extra_key, "peer");
+	else
+		a->extra[0] = '\0';
+}
+
+static void
+peer_evidence(void *mod, const struct subject *s, const struct rule *r, struct alert *a,
+    uint64_t now_us)
+{
+	struct peer *m = mod;
+	const struct peer_entry *e = s->obj;
+	struct peer_stats st;
+	char app[48], b[32];
+	uint32_t w = PEER_NBUCKETS * PEER_BUCKET_S;
+
+	for (size_t i = 0; i < r->ncond; i++)
+		if (metric_def(r->cond[i].metric)->scope == MSCOPE_PEER && r->cond[i].window_s) {
+			w = r->cond[i].window_s;
+			break;
+		}
+	a->bytes_out = window_sum(e, e->out, NULL, w, now_us);
+	a->bytes_in = window_sum(e, e->in, NULL, w, now_us);
+	if (a->ndests > 0) {
+		a->dests[0].bytes_out = a->bytes_out;
+		a->dests[0].bytes_in = a->bytes_in;
+		a->dests[0].flows = window_sum(e, NULL, e->conns, w, now_us);
+	}
+	dpi_ids_name(m->dpi, e->app_master, e->app_proto, app, sizeof app);
+	/* The flow still open first (an upload in progress), then the newest that ended. */
+	if (e->live_open)
+		add_flow(a, e, &e->live, app);
+	for (unsigned i = 1; i <= PEER_FLOWS && i <= e->total_conns; i++)
+		add_flow(a, e, &e->flows[(e->flow_next + PEER_FLOWS - i) % PEER_FLOWS], app);
+	entry_stats(e, &st);
+	snprintf(a->detail, sizeof a->detail, "%u connections, median interval %.0f s, median size %s",
+	    e->total_conns, st.iv_median, alert_fmt_bytes((uint64_t)st.sz_median, b, sizeof b));
+	extra_json(a, e, &st);
+}
+
+static void
+peer_stats_json(void *mod, struct json *j)
+{
+	struct peer *m = mod;
+
+	json_u64_kv(j, "entries", table_count(m->t));
+	json_u64_kv(j, "capacity", table_capacity(m->t));
+	json_u64_kv(j, "created", m->created);
+	json_u64_kv(j, "evicted", m->evicted);
+	json_u64_kv(j, "expired", m->expired);
+	json_u64_kv(j, "stale_flow_slots", m->stale_slots);
+	json_u64_kv(j, "memory_bytes", table_bytes(m->t));
+}
+
+static void
+peer_free(void *mod)
+{
+	struct peer *m = mod;
+
+	if (m == NULL)
+		return;
+	table_free(m->t);
+	free(m);
+}
+
+void *
+peer_new(const struct detector_env *env, char *err, size_t errlen)
+{
+	struct peer *m = calloc(1, sizeof *m);
+	struct table_config tc = {
+		.capacity = env->cfg->max_peers, .entry_size = sizeof(struct peer_entry),
+		.key_off = offsetof(struct peer_entry, key), .key_len = sizeof(struct peer_key),
+		.nlists = 1, .what = "peer",
+	};
+
+	if (m == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((m->t = table_new(&tc, err, errlen)) == NULL) {
+		free(m);
+		return NULL;
+	}
+	m->dpi = env->dpi;
+	m->seed = env->seed ^ 0x7065657200000000ull;
+	m->dns_id = env->dpi ? dpi_proto_lookup(env->dpi, "DNS") : -1;
+	return m;
+}
+
+const struct detector_ops peer_ops = {
+	.name = "peer",
+	.scope = MSCOPE_PEER,
+	.packet = peer_packet,
+	.flow_classified = peer_flow_classified,
+	.flow_end = peer_flow_end,
+	.tick = peer_tick,
+	.each = peer_each,
+	.value = peer_value,
+	.evidence = peer_evidence,
+	.stats = peer_stats_json,
+	.free = peer_free,
+};
