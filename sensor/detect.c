@@ -43,6 +43,8 @@ struct term_target {
 	const struct ip_addr *peer;	/* NULL: no address */
 	const char *name;		/* NULL or "": no name */
 	uint16_t app_master, app_proto, app_category, port;
+	uint64_t risk;			/* nDPI risk bits */
+	int app_done;			/* nDPI is done: ids 0/0 mean "Unknown" */
 };
 
 struct detect {
@@ -141,20 +143,23 @@ resolve_term(struct detect *d, const struct rule *r, const struct rule_term *t,
 {
 	int bad = 0;
 
-	if (t->kind != RULE_TERM_APP_IN && t->kind != RULE_TERM_CATEGORY_IN)
+	if (t->kind != RULE_TERM_APP_IN && t->kind != RULE_TERM_CATEGORY_IN &&
+	    t->kind != RULE_TERM_RISK_IN)
 		return 0;
 	out->ids = calloc(t->nnames ? t->nnames : 1, sizeof *out->ids);
 	if (out->ids == NULL)
 		return -1;
 	for (size_t i = 0; i < t->nnames; i++) {
 		int id = t->kind == RULE_TERM_APP_IN ? dpi_proto_lookup(d->dpi, t->names[i])
+		    : t->kind == RULE_TERM_RISK_IN ? dpi_risk_lookup(t->names[i])
 		    : dpi_category_lookup(d->dpi, t->names[i]);
 		if (id < 0) {
 			size_t used = strlen(err);
 			snprintf(err + used, errlen - used, "%s%s:%u:%u: rule %s: nDPI knows no %s named '%s'",
 			    used ? "\n" : "", file, t->pos ? t->pos[i].line : r->line,
 			    t->pos ? t->pos[i].col : 1, r->name,
-			    t->kind == RULE_TERM_APP_IN ? "application" : "category", t->names[i]);
+			    t->kind == RULE_TERM_APP_IN ? "application" :
+			    t->kind == RULE_TERM_RISK_IN ? "risk" : "category", t->names[i]);
 			bad++;
 			continue;
 		}
@@ -308,6 +313,15 @@ terms_match(const struct rule_term *terms, const struct resolved *res, size_t n,
 			if ((tt->app_master && ids_has(rv, tt->app_master)) ||
 			    (tt->app_proto && ids_has(rv, tt->app_proto)))
 				return 1;
+			/* "Unknown" (id 0): nDPI is done and named nothing; a
+			 * flow still being inspected is not unknown yet. */
+			if (tt->app_done && tt->app_master == 0 && tt->app_proto == 0 && ids_has(rv, 0))
+				return 1;
+			break;
+		case RULE_TERM_RISK_IN:
+			for (size_t k = 0; k < rv->n; k++)
+				if ((tt->risk >> rv->ids[k]) & 1)
+					return 1;
 			break;
 		case RULE_TERM_CATEGORY_IN:
 			if (ids_has(rv, tt->app_category))
@@ -347,6 +361,7 @@ dest_excluded_eval(const struct detect *d, size_t ri, const struct dest *ds)
 	struct term_target tt = {
 		.peer = &ds->key.peer, .name = ds->server_name, .app_master = ds->app_master,
 		.app_proto = ds->app_proto, .app_category = ds->app_category, .port = ds->port,
+		.risk = ds->app_risk, .app_done = ds->app_done,
 	};
 
 	return target_excluded(d, ri, &tt);
@@ -855,6 +870,7 @@ visit_subject(void *vctx, const struct subject *s)
 	struct term_target tt = {
 		.peer = s->has_peer ? &s->peer : NULL, .name = s->name, .app_master = s->app_master,
 		.app_proto = s->app_proto, .app_category = s->app_category, .port = s->port,
+		.risk = s->app_risk,
 	};
 
 	for (size_t ri = 0; ri < d->rs->nrules; ri++) {

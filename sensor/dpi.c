@@ -227,6 +227,27 @@ dpi_category_lookup(const struct dpi *d, const char *name)
 	return id < 0 ? -1 : id;
 }
 
+static int
+risk_char(char c)
+{
+	return c == ' ' || c == '-' ? '_' : tolower((unsigned char)c);
+}
+
+int
+dpi_risk_lookup(const char *name)
+{
+	for (int r = 1; r < NDPI_MAX_RISK && r < 64; r++) {
+		const char *s = ndpi_risk2str((ndpi_risk_enum)r), *n = name;
+		if (s == NULL)
+			continue;
+		while (*s != '\0' && *n != '\0' && risk_char(*s) == risk_char(*n))
+			s++, n++;
+		if (*s == '\0' && *n == '\0')
+			return r;
+	}
+	return -1;
+}
+
 const char *
 dpi_risk_names(uint64_t mask, char *buf, size_t len)
 {

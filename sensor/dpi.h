@@ -58,6 +58,12 @@ const char *dpi_category_name(const struct dpi *d, uint16_t cat);
 int dpi_proto_lookup(const struct dpi *d, const char *name);
 /* nDPI category id of a name; -1 if unknown. */
 int dpi_category_lookup(const struct dpi *d, const char *name);
+/*
+ * nDPI risk bit of a name ("Known Protocol on Non Standard Port"), compared
+ * without case and with ' ', '_' and '-' alike (so rules may write
+ * Known_Protocol_on_Non_Standard_Port); -1 if nDPI knows no such risk.
+ */
+int dpi_risk_lookup(const char *name);
 /* Writes the names of the risks in mask, comma-separated, into buf. */
 const char *dpi_risk_names(uint64_t mask, char *buf, size_t len);
 

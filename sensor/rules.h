@@ -41,7 +41,8 @@ enum rule_term_kind {
 	RULE_TERM_SERVER_NAME,	/* server_name ~ "*.example.com" (glob: * and ?) */
 	RULE_TERM_APP_IN,	/* app in (Dropbox, TLS): nDPI protocol names, master or app */
 	RULE_TERM_CATEGORY_IN,	/* app_category in (CloudStorage): nDPI category names */
-	RULE_TERM_PORT_IN	/* dest_port in (443, 8443) */
+	RULE_TERM_PORT_IN,	/* dest_port in (443, 8443) */
+	RULE_TERM_RISK_IN	/* risk in ("Known Protocol on Non Standard Port"): nDPI flow risks */
 };
 
 /* Where a name was written, for messages about it after parsing. */
@@ -52,7 +53,7 @@ struct rule_pos {
 struct rule_term {
 	enum rule_term_kind kind;
 	struct netset *net;	/* RULE_TERM_DEST_IN (owned) */
-	char **names;		/* globs / app / category names (owned) */
+	char **names;		/* globs / app / category / risk names (owned) */
 	struct rule_pos *pos;	/* where each name stands (owned, parallel to names) */
 	size_t nnames;
 	uint16_t *ports;	/* RULE_TERM_PORT_IN (owned) */

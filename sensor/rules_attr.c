@@ -195,18 +195,19 @@ static int
 filter_term(struct rules_parser *P, struct rule_term **termsp, size_t *nterms, const char *clause,
     struct rules_cur *c)
 {
-	static const char *const kinds[] = { "dest", "server_name", "app", "app_category", "dest_port" };
+	static const char *const kinds[] = { "dest", "server_name", "app", "app_category", "dest_port",
+	    "risk" };
 	const struct rules_tok *t = rules_cnext(c), *op;
 	struct rule_term *terms, *term;
 	struct rules_name_list nl;
 	char qb[64];
 	size_t k;
 
-	for (k = 0; k < 5 && !rules_is_word(t, kinds[k]); k++)
+	for (k = 0; k < 6 && !rules_is_word(t, kinds[k]); k++)
 		;
-	if (k == 5) {
+	if (k == 6) {
 		rules_perr(P, t, "expected an %s term (dest in, server_name ~, app in, app_category in, "
-		    "dest_port in), got %s", clause, rules_tq(t, qb));
+		    "dest_port in, risk in), got %s", clause, rules_tq(t, qb));
 		return -1;
 	}
 	op = rules_cnext(c);
@@ -240,6 +241,11 @@ filter_term(struct rules_parser *P, struct rule_term **termsp, size_t *nterms, c
 	case 3:
 		term->kind = k == 2 ? RULE_TERM_APP_IN : RULE_TERM_CATEGORY_IN;
 		nl.what = k == 2 ? "an application name" : "an application category";
+		return rules_read_list(P, c, rules_name_item, &nl);
+	case 5:
+		/* nDPI risk names, checked against nDPI when the rules are installed. */
+		term->kind = RULE_TERM_RISK_IN;
+		nl.what = "an nDPI risk name";
 		return rules_read_list(P, c, rules_name_item, &nl);
 	default:
 		term->kind = RULE_TERM_PORT_IN;

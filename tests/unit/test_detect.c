@@ -548,6 +548,76 @@ test_detect_set_rules_rejects_unknown_ndpi_names(void)
 	det_free(&t);
 }
 
+/* A flow to dst of bytes, then nDPI's verdict on it (master/app ids, risk bit or -1). */
+static void
+send_classified(struct det *t, const char *dst, uint32_t bytes, int master, int risk_bit)
+{
+	struct pkt p = pb_udp("10.0.0.1", 40000, dst, 5000, bytes, PB_T0);
+	struct flow *f = pb_send(&t->n, &p);
+
+	f->app_master = (uint16_t)master;
+	f->app_risk = risk_bit >= 0 ? 1ULL << risk_bit : 0;
+	f->dpi_state = DPI_DONE;
+	host_flow_classified(t->n.hosts, f, PB_T0);
+}
+
+static void
+test_detect_only_risk_in_counts_just_flagged_destinations(void)
+{
+	struct det t;
+	int nonstd = dpi_risk_lookup("known_protocol_on_non-standard port");
+	int binary = dpi_risk_lookup("Binary Application Transfer");
+
+	CHECK(nonstd > 0 && binary > 0 && nonstd != binary);
+	DET_INIT(&t, "rule u {\n  category unusual-protocol\n  when dest.out.bytes[10min] > 1000\n"
+	    "  only risk in (\"Known Protocol on Non Standard Port\")\n  severity medium\n"
+	    "  message \"{dest_ip}\"\n}\n", 64);
+	send_classified(&t, "198.51.100.1", 1500, 0, nonstd);
+	send_classified(&t, "198.51.100.2", 1500, 0, binary);
+	send_classified(&t, "198.51.100.3", 1500, 0, -1);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0);
+	CHECK_EQ_U(t.rec.n, 1);
+	CHECK_EQ_S(t.rec.a[0].dest, "198.51.100.1");
+	det_free(&t);
+}
+
+static void
+test_detect_app_unknown_matches_only_flows_ndpi_gave_up_on(void)
+{
+	struct det t;
+
+	DET_INIT(&t, "rule u {\n  category unusual-protocol\n  when dest.out.bytes[10min] > 1000\n"
+	    "  only app in (Unknown)\n  severity medium\n  message \"{dest_ip}\"\n}\n", 64);
+	send_to(&t, "10.0.0.1", "198.51.100.1", 1500, PB_T0);		/* still being inspected */
+	send_classified(&t, "198.51.100.2", 1500, 0, -1);		/* nDPI named nothing */
+	send_classified(&t, "198.51.100.3", 1500, dpi_proto_lookup(t.dpi, "TLS"), -1);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0);
+	CHECK_EQ_U(t.rec.n, 1);
+	CHECK_EQ_S(t.rec.a[0].dest, "198.51.100.2");
+	det_free(&t);
+}
+
+static void
+test_detect_set_rules_rejects_unknown_risk_name_at_its_position(void)
+{
+	struct det t;
+	struct ruleset *bad = NULL;
+	struct rules_errors errs = { 0 };
+	const char *txt = "rule x {\n  category unusual-protocol\n  when dest.out.bytes[1h] > 1 GB\n"
+	    "  only risk in (Unsafe_Protocol, \"No Such Risk\")\n  severity low\n  message \"m\"\n}\n";
+	char err[256] = "";
+
+	DET_INIT(&t, R_GT, 64);
+	CHECK_EQ_U(rules_parse(txt, strlen(txt), "bad.rules", NULL, 0, &bad, &errs), 0);
+	if (bad != NULL) {
+		CHECK_EQ_U(detect_set_rules(t.d, bad, err, sizeof err), -1);
+		CHECK(strstr(err, "bad.rules:4:34: rule x: nDPI knows no risk named 'No Such Risk'") != NULL);
+		ruleset_free(bad);
+	}
+	rules_errors_free(&errs);
+	det_free(&t);
+}
+
 T_MAIN("detect",
     T(test_detect_gt_fires_above_threshold_not_at_it),
     T(test_detect_ge_fires_at_threshold_exactly),
@@ -562,4 +632,7 @@ T_MAIN("detect",
     T(test_detect_only_hosts_changed_since_are_evaluated),
     T(test_detect_engagement_table_eviction_is_counted),
     T(test_detect_host_rule_not_dominant_when_bytes_spread),
-    T(test_detect_set_rules_rejects_unknown_ndpi_names))
+    T(test_detect_set_rules_rejects_unknown_ndpi_names),
+    T(test_detect_only_risk_in_counts_just_flagged_destinations),
+    T(test_detect_app_unknown_matches_only_flows_ndpi_gave_up_on),
+    T(test_detect_set_rules_rejects_unknown_risk_name_at_its_position))
