@@ -37,12 +37,34 @@ static const struct metric_def metric_defs[M__COUNT] = {
 	    "payload bytes the host received from that address on those flows" },
 	[M_DEST_OUT_RATIO] = { "dest.out.ratio", MSCOPE_DEST, MUNIT_RATIO, MIN_W, MAX_W,
 	    "dest.out.bytes / dest.in.bytes over the same window (in counted as at least 1)" },
+	[M_CONN_DURATION] = { "conn.duration", MSCOPE_CONN, MUNIT_DURATION, 0, 0,
+	    "how long one open connection (initiated by the host to an external address) has been carrying traffic: its first to its latest packet" },
+	[M_CONN_OUT_BYTES] = { "conn.out.bytes", MSCOPE_CONN, MUNIT_BYTES, 0, 0,
+	    "payload bytes the host sent on that connection since it started" },
+	[M_CONN_OUT_BYTES_RECENT] = { "conn.out.bytes", MSCOPE_CONN, MUNIT_BYTES, MIN_W, 3600u,
+	    "payload bytes the host sent on that connection within the window (counted from when it was tracked, 1 min after its start)" },
 };
 
 const struct metric_def *
 metric_def(enum metric_id id)
 {
 	return (unsigned)id < M__COUNT ? &metric_defs[id] : NULL;
+}
+
+int
+metric_lookup_form(const char *name, size_t len, int windowed)
+{
+	int first = -1;
+
+	for (int i = 0; i < M__COUNT; i++) {
+		if (strlen(metric_defs[i].name) != len || memcmp(metric_defs[i].name, name, len) != 0)
+			continue;
+		if ((metric_defs[i].max_window_s > 0) == (windowed != 0))
+			return i;
+		if (first < 0)
+			first = i;
+	}
+	return first;
 }
 
 int

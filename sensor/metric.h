@@ -28,6 +28,11 @@ enum metric_id {
 	M_DEST_OUT_BYTES,
 	M_DEST_IN_BYTES,
 	M_DEST_OUT_RATIO,
+	/* conn.c: one open connection an internal host initiated to an
+	 * external address, tracked once it is CONN_REGISTER_S old. */
+	M_CONN_DURATION,		/* seconds between its first and latest packet */
+	M_CONN_OUT_BYTES,		/* payload sent since it started (no window) */
+	M_CONN_OUT_BYTES_RECENT,	/* "conn.out.bytes[w]": sent in the last w */
 	M__COUNT
 };
 
@@ -68,5 +73,13 @@ const struct metric_def *metric_def(enum metric_id id);
 
 /* The id whose name is name[0..len), or -1. */
 int metric_lookup(const char *name, size_t len);
+
+/*
+ * Like metric_lookup, for a name written with a window (windowed) or
+ * without: one name may stand for two metrics ("conn.out.bytes" since the
+ * start, "conn.out.bytes[10min]" recently). Falls back to the other form,
+ * so the caller can say which one it needs.
+ */
+int metric_lookup_form(const char *name, size_t len, int windowed);
 
 #endif

@@ -221,8 +221,9 @@ placeholder_ok(const struct rule *r, const char *s, size_t n, int when_ok, int *
 	if ((id = metric_lookup(s, n)) < 0)
 		return 0;
 	*metric = 1;
+	/* By name: conn.out.bytes names both its windowed and its total form. */
 	for (size_t i = 0; i < r->ncond; i++)
-		if (r->cond[i].metric == (enum metric_id)id)
+		if (strcmp(metric_def(r->cond[i].metric)->name, metric_def((enum metric_id)id)->name) == 0)
 			return 1;
 	return !when_ok;
 }

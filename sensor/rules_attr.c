@@ -111,6 +111,7 @@ parse_cond(struct rules_parser *P, struct rules_cur *c, struct rule_cond *rc)
 			    rules_tq(t, qb));
 		return -1;
 	}
+	id = metric_lookup_form(t->s, t->len, rules_cpeek(c)->type == RULES_TK_LBRACK);
 	d = metric_def((enum metric_id)id);
 	rc->metric = (enum metric_id)id;
 	rc->window_s = 0;

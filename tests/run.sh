@@ -43,6 +43,7 @@ part "redis end to end" tests/integration/test_redis_e2e.sh
 part "live capture (network namespace)" tests/integration/test_live.sh
 part "signals: graceful and immediate stop" tests/integration/test_signals.sh
 part "truncated capture file" tests/integration/test_truncated.sh
+part "long connection reported while open" tests/integration/test_long_conn.sh
 part "flood: bounded memory, evictions counted, exfiltration still caught" tests/integration/test_flood.sh
 
 if [ -z "${TESTS_QUICK:-}" ]; then

@@ -531,7 +531,7 @@ test_error_messages_with_positions(void)
 		  "t.rules:6:20: expected '~' after server_name, got 'in'" },
 		{ "rule r {\n" RULE_OK "except host in (a)\n}\n",
 		  "t.rules:6:8: expected an except term (dest in, server_name ~, app in, app_category in, "
-		  "dest_port in), got 'host'" },
+		  "dest_port in, risk in), got 'host'" },
 		{ "rule r {\n" RULE_OK "except app in (a) and dest_port in (22)\n}\n",
 		  "t.rules:6:19: expected 'or' or the end of the line after an except term, got 'and'" },
 		{ "rule r {\n" RULE_OK "except app in ()\n}\n", "t.rules:6:16: empty list" },
