@@ -11,6 +11,7 @@
 #include "hash.h"
 #include "log.h"
 #include "table.h"
+#include "tzone.h"
 
 struct eng_key {
 	uint64_t rule;		/* hash of the rule name: survives reloads */
@@ -60,6 +61,8 @@ struct detect {
 	struct host_tables *ht;	/* during a tick: for host conditions of module rules */
 	struct table *eng;
 	uint32_t gen;		/* bumped per rule install: invalidates dest exclusion caches */
+	struct tzone *tz;	/* the working hours' zone, NULL if the rules set none */
+	int off_hours;		/* this tick's packet time is outside the working hours */
 	uint64_t seq;
 	struct detect_stats st;
 };
@@ -121,6 +124,7 @@ detect_free(struct detect *d)
 	if (d->rs)
 		rt_free(d->rt, d->rs);
 	free(d->rule_hash);
+	tzone_free(d->tz);
 	table_free(d->eng);
 	free(d);
 }
@@ -235,9 +239,26 @@ rule_scope(struct detect *d, const struct rule *r, const char *file, enum metric
 	return 0;
 }
 
+/* The zone of the rules' working hours (NULL and no error if they set none). */
+static int
+load_zone(const struct ruleset *rs, const char *file, struct tzone **out, char *err, size_t errlen)
+{
+	char why[512];
+
+	*out = NULL;
+	if (!rs->workhours.set)
+		return 0;
+	if ((*out = tzone_load(NULL, rs->workhours.zone, why, sizeof why)) != NULL)
+		return 0;
+	add_err(err, errlen, "%s:%u:%u: workhours: %s", file, rs->workhours.zone_pos.line,
+	    rs->workhours.zone_pos.col, why);
+	return -1;
+}
+
 int
 detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t errlen)
 {
+	struct tzone *tz = NULL;
 	struct rule_rt *rt = calloc(rs->nrules ? rs->nrules : 1, sizeof *rt);
 	uint64_t *hashes = calloc(rs->nrules ? rs->nrules : 1, sizeof *hashes);
 	const char *file = rs->source ? rs->source : "rules";
@@ -261,10 +282,14 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 		if (rule_scope(d, r, file, &rt[i].scope, err, errlen) != 0)
 			bad++;
 	}
+	if (load_zone(rs, file, &tz, err, errlen) != 0)
+		bad++;
 	if (bad > 0)
 		goto fail;
 	if (d->rs)
 		rt_free(d->rt, d->rs);
+	tzone_free(d->tz);
+	d->tz = tz;
 	free(d->rule_hash);
 	d->rs = rs;
 	d->rt = rt;
@@ -275,6 +300,7 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 oom:
 	snprintf(err, errlen, "out of memory");
 fail:
+	tzone_free(tz);
 	rt_free(rt, rs);
 	free(hashes);
 	return -1;
@@ -505,14 +531,30 @@ cond_value(struct detect *d, struct host_tables *ht, size_t ri, const struct hos
 	return 0;
 }
 
-static int
-cond_holds(const struct rule_cond *c, double v)
+/*
+ * The rule's off-hours weight now (1: not weighted): outside the working
+ * hours, a rule with "offhours F" has its byte thresholds divided by F.
+ */
+static double
+rule_weight(const struct detect *d, const struct rule *r)
 {
+	return d->off_hours && r->offhours > 1 ? r->offhours : 1;
+}
+
+static int
+cond_holds(const struct rule_cond *c, double v, double weight)
+{
+	double th = c->value;
+
+	/* Only byte lower bounds are lowered: "more than X sent" becomes easier. */
+	if (weight > 1 && metric_def(c->metric)->unit == MUNIT_BYTES &&
+	    (c->op == RULE_OP_GT || c->op == RULE_OP_GE))
+		th /= weight;
 	switch (c->op) {
-	case RULE_OP_GT: return v > c->value;
-	case RULE_OP_GE: return v >= c->value;
-	case RULE_OP_LT: return v < c->value;
-	case RULE_OP_LE: return v <= c->value;
+	case RULE_OP_GT: return v > th;
+	case RULE_OP_GE: return v >= th;
+	case RULE_OP_LT: return v < th;
+	case RULE_OP_LE: return v <= th;
 	}
 	return 0;
 }
@@ -681,6 +723,11 @@ alert_begin(struct detect *d, size_t ri, const struct eng_key *k, const double *
 	a->sensor = d->cfg.sensor_name;
 	a->rule = r;
 	a->score = r->score;
+	if (rule_weight(d, r) > 1) {	/* off hours (T1029): weighted score, capped */
+		double w = r->score * rule_weight(d, r);
+		a->score = (uint8_t)(w > 100 ? 100 : w);
+		a->offhours = 1;
+	}
 	a->state = state;
 	a->updates = e->updates;
 	a->engaged_since_us = e->first_us;
@@ -770,7 +817,8 @@ eval_rule(struct detect *d, struct host_tables *ht, size_t ri, const struct host
 	d->st.evaluations++;
 	if (d->rt[ri].scope == MSCOPE_HOST) {
 		for (size_t i = 0; i < r->ncond; i++)
-			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, NULL, &r->cond[i], now)))
+			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, NULL, &r->cond[i], now),
+			    rule_weight(d, r)))
 				return;
 		fire(d, ht, ri, h, NULL, v, now);
 		return;
@@ -783,7 +831,8 @@ eval_rule(struct detect *d, struct host_tables *ht, size_t ri, const struct host
 		if (ds->peer_internal || dest_excluded(d, ri, ds))
 			continue;
 		for (i = 0; i < r->ncond; i++)
-			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, ds, &r->cond[i], now)))
+			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, ds, &r->cond[i], now),
+			    rule_weight(d, r)))
 				break;
 		if (i == r->ncond)
 			fire(d, ht, ri, h, ds, v, now);
@@ -895,7 +944,7 @@ visit_subject(void *vctx, const struct subject *s)
 				}
 				v[i] = h ? cond_value(d, d->ht, ri, h, NULL, c, vc->now) : 0;
 			}
-			if (!cond_holds(c, v[i]))
+			if (!cond_holds(c, v[i], rule_weight(d, r)))
 				break;
 		}
 		if (i < r->ncond)
@@ -915,6 +964,9 @@ detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, uint64_
 
 	if (d->rs == NULL)
 		return;
+	/* Working hours on packet time, in the rules' zone: once per tick. */
+	d->off_hours = d->tz != NULL && !rules_workhours_contains(&d->rs->workhours,
+	    (int64_t)(now_us / 1000000u) + tzone_offset(d->tz, (int64_t)(now_us / 1000000u)));
 	for (size_t ri = 0; ri < d->rs->nrules; ri++)
 		if (!d->rs->rules[ri].disabled)
 			want[d->rt[ri].scope] = 1;

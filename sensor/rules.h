@@ -77,8 +77,34 @@ struct rule {
 	struct rule_term *except;	/* destinations that do not count (owned) */
 	size_t nexcept;
 	int disabled;			/* "enabled no" */
+	double offhours;		/* "offhours F": outside the working hours, byte
+					 * thresholds / F and score * F (capped at 100);
+					 * 0 = not weighted */
+	struct rule_pos offhours_pos;
 	unsigned line;			/* where the rule starts, for messages */
 };
+
+/*
+ * "workhours Mon-Fri 08:00-18:00 Europe/Berlin": when people work, in a
+ * named zone (the zone is loaded when the rules are installed: detect.c).
+ * An end before the start is a shift past midnight, belonging to the day it
+ * starts on.
+ */
+#define RULES_ZONE_MAX 64
+struct rule_workhours {
+	int set;
+	uint8_t days;			/* bit d: weekday d (0 = Sunday .. 6 = Saturday) */
+	uint16_t start_min, end_min;	/* minutes after local midnight, end exclusive */
+	char zone[RULES_ZONE_MAX + 1];	/* IANA name */
+	struct rule_pos zone_pos;	/* where the zone is written */
+	unsigned line;
+};
+
+/*
+ * Is the local time (seconds since the epoch, shifted by the zone's
+ * offset) inside the working hours?
+ */
+int rules_workhours_contains(const struct rule_workhours *wh, int64_t local_s);
 
 struct ruleset {
 	struct rule *rules;
@@ -86,6 +112,7 @@ struct ruleset {
 	struct netset *home_net;	/* from var HOME_NET; NULL if the file sets none */
 	char *home_net_text;		/* its text, for the start-up log */
 	char *source;			/* file name the set was read from */
+	struct rule_workhours workhours;	/* .set = 0 if the file has none */
 };
 
 /* --set NAME=VALUE overrides, applied to "var" definitions while parsing. */

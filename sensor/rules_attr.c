@@ -15,7 +15,7 @@
 
 const char *const rules_attr_names[RULES_ATTR__COUNT] = {
 	"category", "when", "hosts", "except", "severity", "score", "mitre", "message",
-	"suppress", "enabled", "only"
+	"suppress", "enabled", "only", "offhours"
 };
 
 static int
@@ -364,10 +364,32 @@ attr_enabled(struct rules_parser *P, struct rule *r, struct rules_cur *c)
 	return -1;
 }
 
+/*
+ * offhours F: outside the ruleset's working hours the rule is F times as
+ * sensitive (ATT&CK T1029: transfers scheduled for when nobody watches).
+ */
+static int
+attr_offhours(struct rules_parser *P, struct rule *r, struct rules_cur *c)
+{
+	const struct rules_tok *t = rules_cpeek(c);
+	double v;
+
+	if (rules_parse_plain(P, c, "a weight like 2", 0, &v) != 0)
+		return -1;
+	if (!(v >= 1 && v <= 100)) {
+		rules_perr(P, t, "offhours %g is out of range: expected 1..100", v);
+		return -1;
+	}
+	r->offhours = v;
+	r->offhours_pos.line = t->ref_var >= 0 || t->line == 0 ? t->ref_line : t->line;
+	r->offhours_pos.col = t->ref_var >= 0 || t->line == 0 ? t->ref_col : t->col;
+	return 0;
+}
+
 typedef int (*attr_fn)(struct rules_parser *, struct rule *, struct rules_cur *);
 static const attr_fn attr_fns[RULES_ATTR__COUNT] = {
 	attr_category, attr_when, attr_hosts, attr_except, attr_severity, attr_score,
-	attr_mitre, attr_message, attr_suppress, attr_enabled, attr_only
+	attr_mitre, attr_message, attr_suppress, attr_enabled, attr_only, attr_offhours
 };
 
 int
