@@ -268,6 +268,27 @@ dpi_risk_names(uint64_t mask, char *buf, size_t len)
 	return buf;
 }
 
+_Static_assert(sizeof(struct ndpi_des_struct) <= DPI_DES_SIZE, "DPI_DES_SIZE too small");
+
+void
+dpi_des_init(struct dpi_des *s, double alpha, double beta, float significance)
+{
+	memset(s, 0, sizeof *s);
+	ndpi_des_init((struct ndpi_des_struct *)(void *)s->st, alpha, beta, significance);
+}
+
+int
+dpi_des_learn(struct dpi_des *s, uint64_t value, double *next, double *band)
+{
+	struct ndpi_des_struct *des = (struct ndpi_des_struct *)(void *)s->st;
+	double level;
+	int rc = ndpi_des_add_value(des, value, &level, band);
+
+	/* nDPI's "forecast" is the level after this value; the next one adds the trend. */
+	*next = des->last_forecast + des->last_trend;
+	return rc;
+}
+
 void
 dpi_get_stats(const struct dpi *d, struct dpi_stats *out)
 {

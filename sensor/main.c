@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "baseline.h"
 #include "conn.h"
 #include "detect.h"
 #include "dpi.h"
@@ -33,7 +34,7 @@ enum {
 	OPT_MAX_ENGAGED, OPT_REDIS_CHANNEL, OPT_REDIS_STREAM, OPT_REDIS_STATS_CHANNEL,
 	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
-	OPT_STATE_DIR, OPT_MAX_CONNS,
+	OPT_STATE_DIR, OPT_MAX_CONNS, OPT_MAX_BASELINE_HOSTS,
 };
 
 static const struct option long_opts[] = {
@@ -66,6 +67,7 @@ static const struct option long_opts[] = {
 	{ "max-dests", required_argument, NULL, OPT_MAX_DESTS },
 	{ "max-engaged", required_argument, NULL, OPT_MAX_ENGAGED },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-baseline-hosts", required_argument, NULL, OPT_MAX_BASELINE_HOSTS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 	{ "user", required_argument, NULL, 'Z' },
@@ -126,6 +128,7 @@ usage(FILE *f)
 "      --max-dests N        (host, destination) pairs tracked (default 131072)\n"
 "      --max-engaged N      engaged alerts remembered (default 65536)\n"
 "      --max-conns N        long open connections tracked (default 16384)\n"
+"      --max-baseline-hosts N  hosts with a learned hourly baseline (default 16384)\n"
 "      --timeout CLASS=S    flow idle timeout: tcp, tcp-closed, udp, other\n"
 "  -v, --verbose   -V, --version   -h, --help\n");
 }
@@ -258,7 +261,7 @@ check_rules(const char *path, struct sensor_config *cfg)
 	struct detect *det = dpi ? detect_new(&dc, dpi, NULL, NULL, err, sizeof err) : NULL;
 	/* The modules' scopes exist (their state is not needed to check names). */
 	if (det != NULL)
-		detect_register(det, &conn_ops, NULL);
+		detect_register(det, &conn_ops, NULL), detect_register(det, &baseline_ops, NULL);
 	int bad = det == NULL || detect_set_rules(det, rs, err, sizeof err) != 0;
 	detect_free(det);
 	dpi_free(dpi);
@@ -351,6 +354,9 @@ main(int argc, char **argv)
 		case OPT_MAX_DESTS: cfg.max_dests = num_arg("--max-dests", optarg, 16, 1u << 26); break;
 		case OPT_MAX_ENGAGED: cfg.max_engaged = num_arg("--max-engaged", optarg, 16, 1u << 24); break;
 		case OPT_MAX_CONNS: cfg.max_conns = num_arg("--max-conns", optarg, 16, 1u << 24); break;
+		case OPT_MAX_BASELINE_HOSTS:
+			cfg.max_baseline_hosts = num_arg("--max-baseline-hosts", optarg, 16, 1u << 22);
+			break;
 		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;
 		case 'Z': user = optarg; break;

@@ -43,6 +43,16 @@ static const struct metric_def metric_defs[M__COUNT] = {
 	    "payload bytes the host sent on that connection since it started" },
 	[M_CONN_OUT_BYTES_RECENT] = { "conn.out.bytes", MSCOPE_CONN, MUNIT_BYTES, MIN_W, 3600u,
 	    "payload bytes the host sent on that connection within the window (counted from when it was tracked, 1 min after its start)" },
+	[M_BASELINE_OUT_BYTES] = { "baseline.out.bytes", MSCOPE_BASELINE, MUNIT_BYTES, 0, 0,
+	    "payload bytes the host sent to external addresses in the current clock hour so far" },
+	[M_BASELINE_OUT_EXCESS] = { "baseline.out.excess", MSCOPE_BASELINE, MUNIT_RATIO, 0, 0,
+	    "baseline.out.bytes / the upper edge of the learned band for this hour (forecast + confidence band); 0 before anything is learned" },
+	[M_BASELINE_RATIO] = { "baseline.ratio", MSCOPE_BASELINE, MUNIT_RATIO, 0, 0,
+	    "the host's upload ratio (out / in, in counted as at least 1) in the current clock hour so far" },
+	[M_BASELINE_RATIO_EXCESS] = { "baseline.ratio.excess", MSCOPE_BASELINE, MUNIT_RATIO, 0, 0,
+	    "baseline.ratio / the upper edge of the learned band of the ratio; 0 before anything is learned" },
+	[M_BASELINE_HOURS] = { "baseline.hours", MSCOPE_BASELINE, MUNIT_COUNT, 0, 0,
+	    "hours learned for the host (active, non-alerting clock hours)" },
 };
 
 const struct metric_def *

@@ -33,6 +33,12 @@ enum metric_id {
 	M_CONN_DURATION,		/* seconds between its first and latest packet */
 	M_CONN_OUT_BYTES,		/* payload sent since it started (no window) */
 	M_CONN_OUT_BYTES_RECENT,	/* "conn.out.bytes[w]": sent in the last w */
+	/* baseline.c: a host's running clock hour against what it learned. */
+	M_BASELINE_OUT_BYTES,		/* sent out this clock hour so far */
+	M_BASELINE_OUT_EXCESS,		/* that / (forecast + band) */
+	M_BASELINE_RATIO,		/* out / in this clock hour */
+	M_BASELINE_RATIO_EXCESS,	/* that / (forecast + band) of the ratio */
+	M_BASELINE_HOURS,		/* hours learned */
 	M__COUNT
 };
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "baseline.h"
 #include "conn.h"
 #include "detect.h"
 #include "dpi.h"
@@ -95,6 +96,7 @@ sensor_config_defaults(struct sensor_config *cfg)
 	cfg->max_dests = 131072;
 	cfg->max_engaged = 65536;
 	cfg->max_conns = 16384;
+	cfg->max_baseline_hosts = 16384;
 	cfg->timeout_s[FLOW_TC_TCP_OPEN] = 300;
 	cfg->timeout_s[FLOW_TC_TCP_CLOSED] = 10;
 	cfg->timeout_s[FLOW_TC_UDP] = 120;
@@ -264,6 +266,8 @@ sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 	env.state_dirfd = s->state_dirfd;
 	/* Each module: if (sensor_add_module(s, &x_ops, x_new(&env, err, errlen)) != 0) return -1; */
 	if (sensor_add_module(s, &conn_ops, conn_new(&env, err, errlen)) != 0)
+		return -1;
+	if (sensor_add_module(s, &baseline_ops, baseline_new(&env, err, errlen)) != 0)
 		return -1;
 	return 0;
 }
