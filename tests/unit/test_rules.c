@@ -935,6 +935,28 @@ test_workhours_contains_weekdays_and_night_shifts(void)
 	CHECK(!rules_workhours_contains(&night, mon + 4 * 86400 + 5 * 3600));	/* Friday morning */
 }
 
+static void
+test_one_name_with_and_without_window_is_two_metrics(void)
+{
+	struct rules_errors e;
+	struct ruleset *rs = parse("rule r {\ncategory long-connection\nwhen conn.out.bytes > 20 MB and "
+	    "conn.out.bytes[30min] > 1 MB\nseverity low\nmessage \"{conn.out.bytes}\"\n}\n", NULL, 0, &e);
+
+	CHECK(rs != NULL);
+	if (rs != NULL) {
+		CHECK_EQ_U(rs->rules[0].cond[0].metric, M_CONN_OUT_BYTES);
+		CHECK_EQ_U(rs->rules[0].cond[0].window_s, 0);
+		CHECK_EQ_U(rs->rules[0].cond[1].metric, M_CONN_OUT_BYTES_RECENT);
+		CHECK_EQ_U(rs->rules[0].cond[1].window_s, 1800);
+	}
+	ruleset_free(rs);
+	rules_errors_free(&e);
+	expect_error("rule r {\n" "category long-connection\nwhen conn.duration[1h] > 1 h\nseverity low\n"
+	    "message \"m\"\n}\n", "t.rules:3:20: conn.duration takes no window");
+	expect_error("rule r {\n" "category long-connection\nwhen conn.out.bytes[2h] > 1 MB\nseverity low\n"
+	    "message \"m\"\n}\n", "t.rules:3:21: window 2 h is out of range for conn.out.bytes: 1 min..1 h");
+}
+
 T_MAIN("rules",
     T(test_valid_rule_with_every_attribute),
     T(test_defaults_score_from_severity_suppress_1h_enabled),
@@ -963,4 +985,5 @@ T_MAIN("rules",
     T(test_torture_random_mutations_never_crash_or_leak),
     T(test_workhours_parses_days_hours_zone_and_offhours),
     T(test_workhours_errors_point_at_the_token),
-    T(test_workhours_contains_weekdays_and_night_shifts))
+    T(test_workhours_contains_weekdays_and_night_shifts),
+    T(test_one_name_with_and_without_window_is_two_metrics))
