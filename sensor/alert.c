@@ -291,6 +291,9 @@ alert_to_json(const struct alert *a, char *buf, size_t cap)
 	json_str_kv(&j, "rule", r->name);
 	json_str_kv(&j, "severity", severity_name(r->severity));
 	json_u64_kv(&j, "score", a->score);
+	/* Only when it applies: alerts of unweighted rules keep their shape. */
+	if (a->offhours)
+		json_bool_kv(&j, "offhours", 1);
 	json_arr_open(&j, "mitre");
 	for (size_t i = 0; i < r->nmitre; i++)
 		json_str_kv(&j, NULL, r->mitre[i]);

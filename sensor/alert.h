@@ -8,7 +8,7 @@
  *
  *   timestamp, event_type "alert", sensor, alert_id, src_ip,
  *   [dest_ip, dest_port, proto, app_proto, server_name]  one destination dominates
- *   alert { category, rule, severity, score, mitre[], message,
+ *   alert { category, rule, severity, score, [offhours: true], mitre[], message,
  *           state "new"|"update", updates, engaged_since, engagement_id }
  *   window { start, end, seconds }
  *   [community_id]  of the alert's main flow (Corelight Community ID v1)
@@ -71,6 +71,7 @@ struct alert {
 	const char *sensor;
 	const struct rule *rule;
 	uint8_t score;		/* 0..100: the rule's, or more when weighted (off hours) */
+	int offhours;		/* outside the working hours, and the rule weighs that */
 	enum alert_state state;
 	uint32_t updates;
 	uint64_t engaged_since_us;

@@ -11,6 +11,7 @@
 #include "hash.h"
 #include "log.h"
 #include "table.h"
+#include "tzone.h"
 
 struct eng_key {
 	uint64_t rule;		/* hash of the rule name: survives reloads */
@@ -43,6 +44,8 @@ struct term_target {
 	const struct ip_addr *peer;	/* NULL: no address */
 	const char *name;		/* NULL or "": no name */
 	uint16_t app_master, app_proto, app_category, port;
+	uint64_t risk;			/* nDPI risk bits */
+	int app_done;			/* nDPI is done: ids 0/0 mean "Unknown" */
 };
 
 struct detect {
@@ -58,6 +61,8 @@ struct detect {
 	struct host_tables *ht;	/* during a tick: for host conditions of module rules */
 	struct table *eng;
 	uint32_t gen;		/* bumped per rule install: invalidates dest exclusion caches */
+	struct tzone *tz;	/* the working hours' zone, NULL if the rules set none */
+	int off_hours;		/* this tick's packet time is outside the working hours */
 	uint64_t seq;
 	struct detect_stats st;
 };
@@ -119,6 +124,7 @@ detect_free(struct detect *d)
 	if (d->rs)
 		rt_free(d->rt, d->rs);
 	free(d->rule_hash);
+	tzone_free(d->tz);
 	table_free(d->eng);
 	free(d);
 }
@@ -141,20 +147,23 @@ resolve_term(struct detect *d, const struct rule *r, const struct rule_term *t,
 {
 	int bad = 0;
 
-	if (t->kind != RULE_TERM_APP_IN && t->kind != RULE_TERM_CATEGORY_IN)
+	if (t->kind != RULE_TERM_APP_IN && t->kind != RULE_TERM_CATEGORY_IN &&
+	    t->kind != RULE_TERM_RISK_IN)
 		return 0;
 	out->ids = calloc(t->nnames ? t->nnames : 1, sizeof *out->ids);
 	if (out->ids == NULL)
 		return -1;
 	for (size_t i = 0; i < t->nnames; i++) {
 		int id = t->kind == RULE_TERM_APP_IN ? dpi_proto_lookup(d->dpi, t->names[i])
+		    : t->kind == RULE_TERM_RISK_IN ? dpi_risk_lookup(t->names[i])
 		    : dpi_category_lookup(d->dpi, t->names[i]);
 		if (id < 0) {
 			size_t used = strlen(err);
 			snprintf(err + used, errlen - used, "%s%s:%u:%u: rule %s: nDPI knows no %s named '%s'",
 			    used ? "\n" : "", file, t->pos ? t->pos[i].line : r->line,
 			    t->pos ? t->pos[i].col : 1, r->name,
-			    t->kind == RULE_TERM_APP_IN ? "application" : "category", t->names[i]);
+			    t->kind == RULE_TERM_APP_IN ? "application" :
+			    t->kind == RULE_TERM_RISK_IN ? "risk" : "category", t->names[i]);
 			bad++;
 			continue;
 		}
@@ -230,9 +239,26 @@ rule_scope(struct detect *d, const struct rule *r, const char *file, enum metric
 	return 0;
 }
 
+/* The zone of the rules' working hours (NULL and no error if they set none). */
+static int
+load_zone(const struct ruleset *rs, const char *file, struct tzone **out, char *err, size_t errlen)
+{
+	char why[512];
+
+	*out = NULL;
+	if (!rs->workhours.set)
+		return 0;
+	if ((*out = tzone_load(NULL, rs->workhours.zone, why, sizeof why)) != NULL)
+		return 0;
+	add_err(err, errlen, "%s:%u:%u: workhours: %s", file, rs->workhours.zone_pos.line,
+	    rs->workhours.zone_pos.col, why);
+	return -1;
+}
+
 int
 detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t errlen)
 {
+	struct tzone *tz = NULL;
 	struct rule_rt *rt = calloc(rs->nrules ? rs->nrules : 1, sizeof *rt);
 	uint64_t *hashes = calloc(rs->nrules ? rs->nrules : 1, sizeof *hashes);
 	const char *file = rs->source ? rs->source : "rules";
@@ -256,10 +282,14 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 		if (rule_scope(d, r, file, &rt[i].scope, err, errlen) != 0)
 			bad++;
 	}
+	if (load_zone(rs, file, &tz, err, errlen) != 0)
+		bad++;
 	if (bad > 0)
 		goto fail;
 	if (d->rs)
 		rt_free(d->rt, d->rs);
+	tzone_free(d->tz);
+	d->tz = tz;
 	free(d->rule_hash);
 	d->rs = rs;
 	d->rt = rt;
@@ -270,6 +300,7 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 oom:
 	snprintf(err, errlen, "out of memory");
 fail:
+	tzone_free(tz);
 	rt_free(rt, rs);
 	free(hashes);
 	return -1;
@@ -308,6 +339,15 @@ terms_match(const struct rule_term *terms, const struct resolved *res, size_t n,
 			if ((tt->app_master && ids_has(rv, tt->app_master)) ||
 			    (tt->app_proto && ids_has(rv, tt->app_proto)))
 				return 1;
+			/* "Unknown" (id 0): nDPI is done and named nothing; a
+			 * flow still being inspected is not unknown yet. */
+			if (tt->app_done && tt->app_master == 0 && tt->app_proto == 0 && ids_has(rv, 0))
+				return 1;
+			break;
+		case RULE_TERM_RISK_IN:
+			for (size_t k = 0; k < rv->n; k++)
+				if ((tt->risk >> rv->ids[k]) & 1)
+					return 1;
 			break;
 		case RULE_TERM_CATEGORY_IN:
 			if (ids_has(rv, tt->app_category))
@@ -347,6 +387,7 @@ dest_excluded_eval(const struct detect *d, size_t ri, const struct dest *ds)
 	struct term_target tt = {
 		.peer = &ds->key.peer, .name = ds->server_name, .app_master = ds->app_master,
 		.app_proto = ds->app_proto, .app_category = ds->app_category, .port = ds->port,
+		.risk = ds->app_risk, .app_done = ds->app_done,
 	};
 
 	return target_excluded(d, ri, &tt);
@@ -490,14 +531,30 @@ cond_value(struct detect *d, struct host_tables *ht, size_t ri, const struct hos
 	return 0;
 }
 
-static int
-cond_holds(const struct rule_cond *c, double v)
+/*
+ * The rule's off-hours weight now (1: not weighted): outside the working
+ * hours, a rule with "offhours F" has its byte thresholds divided by F.
+ */
+static double
+rule_weight(const struct detect *d, const struct rule *r)
 {
+	return d->off_hours && r->offhours > 1 ? r->offhours : 1;
+}
+
+static int
+cond_holds(const struct rule_cond *c, double v, double weight)
+{
+	double th = c->value;
+
+	/* Only byte lower bounds are lowered: "more than X sent" becomes easier. */
+	if (weight > 1 && metric_def(c->metric)->unit == MUNIT_BYTES &&
+	    (c->op == RULE_OP_GT || c->op == RULE_OP_GE))
+		th /= weight;
 	switch (c->op) {
-	case RULE_OP_GT: return v > c->value;
-	case RULE_OP_GE: return v >= c->value;
-	case RULE_OP_LT: return v < c->value;
-	case RULE_OP_LE: return v <= c->value;
+	case RULE_OP_GT: return v > th;
+	case RULE_OP_GE: return v >= th;
+	case RULE_OP_LT: return v < th;
+	case RULE_OP_LE: return v <= th;
 	}
 	return 0;
 }
@@ -708,6 +765,11 @@ alert_begin(struct detect *d, size_t ri, const struct eng_key *k, const double *
 	a->sensor = d->cfg.sensor_name;
 	a->rule = r;
 	a->score = r->score;
+	if (rule_weight(d, r) > 1) {	/* off hours (T1029): weighted score, capped */
+		double w = r->score * rule_weight(d, r);
+		a->score = (uint8_t)(w > 100 ? 100 : w);
+		a->offhours = 1;
+	}
 	a->state = state;
 	a->updates = e->updates;
 	a->engaged_since_us = e->first_us;
@@ -798,7 +860,8 @@ eval_rule(struct detect *d, struct host_tables *ht, size_t ri, const struct host
 	d->st.evaluations++;
 	if (d->rt[ri].scope == MSCOPE_HOST) {
 		for (size_t i = 0; i < r->ncond; i++)
-			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, NULL, &r->cond[i], now)))
+			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, NULL, &r->cond[i], now),
+			    rule_weight(d, r)))
 				return;
 		fire(d, ht, ri, h, NULL, v, now);
 		return;
@@ -811,7 +874,8 @@ eval_rule(struct detect *d, struct host_tables *ht, size_t ri, const struct host
 		if (ds->peer_internal || dest_excluded(d, ri, ds))
 			continue;
 		for (i = 0; i < r->ncond; i++)
-			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, ds, &r->cond[i], now)))
+			if (!cond_holds(&r->cond[i], v[i] = cond_value(d, ht, ri, h, ds, &r->cond[i], now),
+			    rule_weight(d, r)))
 				break;
 		if (i == r->ncond)
 			fire(d, ht, ri, h, ds, v, now);
@@ -898,6 +962,7 @@ visit_subject(void *vctx, const struct subject *s)
 	struct term_target tt = {
 		.peer = s->has_peer ? &s->peer : NULL, .name = s->name, .app_master = s->app_master,
 		.app_proto = s->app_proto, .app_category = s->app_category, .port = s->port,
+		.risk = s->app_risk,
 	};
 
 	for (size_t ri = 0; ri < d->rs->nrules; ri++) {
@@ -922,7 +987,7 @@ visit_subject(void *vctx, const struct subject *s)
 				}
 				v[i] = h ? cond_value(d, d->ht, ri, h, NULL, c, vc->now) : 0;
 			}
-			if (!cond_holds(c, v[i]))
+			if (!cond_holds(c, v[i], rule_weight(d, r)))
 				break;
 		}
 		if (i < r->ncond)
@@ -942,6 +1007,9 @@ detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, uint64_
 
 	if (d->rs == NULL)
 		return;
+	/* Working hours on packet time, in the rules' zone: once per tick. */
+	d->off_hours = d->tz != NULL && !rules_workhours_contains(&d->rs->workhours,
+	    (int64_t)(now_us / 1000000u) + tzone_offset(d->tz, (int64_t)(now_us / 1000000u)));
 	for (size_t ri = 0; ri < d->rs->nrules; ri++)
 		if (!d->rs->rules[ri].disabled)
 			want[d->rt[ri].scope] = 1;

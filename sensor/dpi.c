@@ -227,6 +227,27 @@ dpi_category_lookup(const struct dpi *d, const char *name)
 	return id < 0 ? -1 : id;
 }
 
+static int
+risk_char(char c)
+{
+	return c == ' ' || c == '-' ? '_' : tolower((unsigned char)c);
+}
+
+int
+dpi_risk_lookup(const char *name)
+{
+	for (int r = 1; r < NDPI_MAX_RISK && r < 64; r++) {
+		const char *s = ndpi_risk2str((ndpi_risk_enum)r), *n = name;
+		if (s == NULL)
+			continue;
+		while (*s != '\0' && *n != '\0' && risk_char(*s) == risk_char(*n))
+			s++, n++;
+		if (*s == '\0' && *n == '\0')
+			return r;
+	}
+	return -1;
+}
+
 const char *
 dpi_risk_names(uint64_t mask, char *buf, size_t len)
 {
@@ -245,6 +266,27 @@ dpi_risk_names(uint64_t mask, char *buf, size_t len)
 		used += (size_t)n;
 	}
 	return buf;
+}
+
+_Static_assert(sizeof(struct ndpi_des_struct) <= DPI_DES_SIZE, "DPI_DES_SIZE too small");
+
+void
+dpi_des_init(struct dpi_des *s, double alpha, double beta, float significance)
+{
+	memset(s, 0, sizeof *s);
+	ndpi_des_init((struct ndpi_des_struct *)(void *)s->st, alpha, beta, significance);
+}
+
+int
+dpi_des_learn(struct dpi_des *s, uint64_t value, double *next, double *band)
+{
+	struct ndpi_des_struct *des = (struct ndpi_des_struct *)(void *)s->st;
+	double level;
+	int rc = ndpi_des_add_value(des, value, &level, band);
+
+	/* nDPI's "forecast" is the level after this value; the next one adds the trend. */
+	*next = des->last_forecast + des->last_trend;
+	return rc;
 }
 
 void

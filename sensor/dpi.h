@@ -58,9 +58,33 @@ const char *dpi_category_name(const struct dpi *d, uint16_t cat);
 int dpi_proto_lookup(const struct dpi *d, const char *name);
 /* nDPI category id of a name; -1 if unknown. */
 int dpi_category_lookup(const struct dpi *d, const char *name);
+/*
+ * nDPI risk bit of a name ("Known Protocol on Non Standard Port"), compared
+ * without case and with ' ', '_' and '-' alike (so rules may write
+ * Known_Protocol_on_Non_Standard_Port); -1 if nDPI knows no such risk.
+ */
+int dpi_risk_lookup(const char *name);
 /* Writes the names of the risks in mask, comma-separated, into buf. */
 const char *dpi_risk_names(uint64_t mask, char *buf, size_t len);
 
 void dpi_get_stats(const struct dpi *d, struct dpi_stats *out);
+
+/*
+ * nDPI's double exponential smoothing (ndpi_des_*), for baselines, kept as
+ * an opaque, fixed-size, pointer-free state (so it can be stored in a table
+ * entry and written to a state file as it is). alpha: level smoothing,
+ * beta: trend smoothing, significance: of the confidence band (0.05: 95 %).
+ */
+#define DPI_DES_SIZE 128
+struct dpi_des {
+	_Alignas(8) unsigned char st[DPI_DES_SIZE];
+};
+void dpi_des_init(struct dpi_des *s, double alpha, double beta, float significance);
+/*
+ * Learns one value; *next is nDPI's forecast for the next value (level +
+ * trend) and *band its confidence band (+/-). Returns 0 while nDPI is
+ * still learning (the first value: no band yet), else 1.
+ */
+int dpi_des_learn(struct dpi_des *s, uint64_t value, double *next, double *band);
 
 #endif

@@ -723,6 +723,8 @@ host_flow_classified(struct host_tables *ht, struct flow *f, uint64_t now_us)
 		d->app_master = f->app_master;
 		d->app_proto = f->app_proto;
 		d->app_category = f->app_category;
+		d->app_risk = f->app_risk;
+		d->app_done = 1;
 		dest_changed(d);	/* what except clauses match may have changed */
 		if (f->server_name[0] != '\0')
 			memcpy(d->server_name, f->server_name, sizeof d->server_name);

@@ -115,6 +115,9 @@ struct dest {
 	uint8_t l4proto;		/* IP protocol of the latest flow */
 	uint16_t port;			/* responder port of the latest flow */
 	uint16_t app_master, app_proto, app_category;
+	uint8_t app_done;		/* nDPI finished with the latest flow: app ids
+					 * 0/0 then mean "could not classify" */
+	uint64_t app_risk;		/* nDPI risk bits of the latest classified flow */
 	char server_name[FLOW_NAME_MAX];
 	uint64_t first_us, last_us;
 	uint64_t flows;

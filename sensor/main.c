@@ -33,7 +33,7 @@ enum {
 	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
 	OPT_STATE_DIR, OPT_MAX_DEST_DETAILS, OPT_EVIDENCE_DIR, OPT_EVIDENCE_RING, OPT_EVIDENCE_MAX,
-	OPT_MAX_PEERS,
+	OPT_MAX_PEERS, OPT_MAX_CONNS, OPT_MAX_BASELINE_HOSTS,
 };
 
 static const struct option long_opts[] = {
@@ -67,6 +67,8 @@ static const struct option long_opts[] = {
 	{ "max-dest-details", required_argument, NULL, OPT_MAX_DEST_DETAILS },
 	{ "max-engaged", required_argument, NULL, OPT_MAX_ENGAGED },
 	{ "max-peers", required_argument, NULL, OPT_MAX_PEERS },
+	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-baseline-hosts", required_argument, NULL, OPT_MAX_BASELINE_HOSTS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 	{ "user", required_argument, NULL, 'Z' },
@@ -135,6 +137,8 @@ usage(FILE *f)
 "      --max-dest-details N of them with full minute/hour rings (default max-dests/16)\n"
 "      --max-engaged N      engaged alerts remembered (default 65536)\n"
 "      --max-peers N        (host, destination domain) ledger entries (default 32768)\n"
+"      --max-conns N        long open connections tracked (default 16384)\n"
+"      --max-baseline-hosts N  hosts with a learned hourly baseline (default 16384)\n"
 "      --timeout CLASS=S    flow idle timeout: tcp, tcp-closed, udp, other\n"
 "  -v, --verbose   -V, --version   -h, --help\n");
 }
@@ -363,6 +367,10 @@ main(int argc, char **argv)
 			break;
 		case OPT_MAX_PEERS: cfg.max_peers = num_arg("--max-peers", optarg, 16, 1u << 24); break;
 		case OPT_MAX_ENGAGED: cfg.max_engaged = num_arg("--max-engaged", optarg, 16, 1u << 24); break;
+		case OPT_MAX_CONNS: cfg.max_conns = num_arg("--max-conns", optarg, 16, 1u << 24); break;
+		case OPT_MAX_BASELINE_HOSTS:
+			cfg.max_baseline_hosts = num_arg("--max-baseline-hosts", optarg, 16, 1u << 22);
+			break;
 		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;
 		case 'Z': user = optarg; break;

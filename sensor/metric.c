@@ -56,12 +56,44 @@ static const struct metric_def metric_defs[M__COUNT] = {
 	    "answered connections that carried payload out to the destination" },
 	[M_CHUNK_SIZE_CV] = { "chunk.size.cv", MSCOPE_PEER, MUNIT_RATIO, 0, 0,
 	    "coefficient of variation (stddev / mean) of the bytes sent per connection, last 16 answered connections" },
+	[M_CONN_DURATION] = { "conn.duration", MSCOPE_CONN, MUNIT_DURATION, 0, 0,
+	    "how long one open connection (initiated by the host to an external address) has been carrying traffic: its first to its latest packet" },
+	[M_CONN_OUT_BYTES] = { "conn.out.bytes", MSCOPE_CONN, MUNIT_BYTES, 0, 0,
+	    "payload bytes the host sent on that connection since it started" },
+	[M_CONN_OUT_BYTES_RECENT] = { "conn.out.bytes", MSCOPE_CONN, MUNIT_BYTES, MIN_W, 3600u,
+	    "payload bytes the host sent on that connection within the window (counted from when it was tracked, 1 min after its start)" },
+	[M_BASELINE_OUT_BYTES] = { "baseline.out.bytes", MSCOPE_BASELINE, MUNIT_BYTES, 0, 0,
+	    "payload bytes the host sent to external addresses in the current clock hour so far" },
+	[M_BASELINE_OUT_EXCESS] = { "baseline.out.excess", MSCOPE_BASELINE, MUNIT_RATIO, 0, 0,
+	    "baseline.out.bytes / the upper edge of the learned band for this hour (forecast + confidence band); 0 before anything is learned" },
+	[M_BASELINE_RATIO] = { "baseline.ratio", MSCOPE_BASELINE, MUNIT_RATIO, 0, 0,
+	    "the host's upload ratio (out / in, in counted as at least 1) in the current clock hour so far" },
+	[M_BASELINE_RATIO_EXCESS] = { "baseline.ratio.excess", MSCOPE_BASELINE, MUNIT_RATIO, 0, 0,
+	    "baseline.ratio / the upper edge of the learned band of the ratio; 0 before anything is learned" },
+	[M_BASELINE_HOURS] = { "baseline.hours", MSCOPE_BASELINE, MUNIT_COUNT, 0, 0,
+	    "hours learned for the host (active, non-alerting clock hours)" },
 };
 
 const struct metric_def *
 metric_def(enum metric_id id)
 {
 	return (unsigned)id < M__COUNT ? &metric_defs[id] : NULL;
+}
+
+int
+metric_lookup_form(const char *name, size_t len, int windowed)
+{
+	int first = -1;
+
+	for (int i = 0; i < M__COUNT; i++) {
+		if (strlen(metric_defs[i].name) != len || memcmp(metric_defs[i].name, name, len) != 0)
+			continue;
+		if ((metric_defs[i].max_window_s > 0) == (windowed != 0))
+			return i;
+		if (first < 0)
+			first = i;
+	}
+	return first;
 }
 
 int

@@ -37,6 +37,17 @@ enum metric_id {
 	M_BEACON_INTERVAL,
 	M_CHUNK_COUNT,
 	M_CHUNK_SIZE_CV,
+	/* conn.c: one open connection an internal host initiated to an
+	 * external address, tracked once it is CONN_REGISTER_S old. */
+	M_CONN_DURATION,		/* seconds between its first and latest packet */
+	M_CONN_OUT_BYTES,		/* payload sent since it started (no window) */
+	M_CONN_OUT_BYTES_RECENT,	/* "conn.out.bytes[w]": sent in the last w */
+	/* baseline.c: a host's running clock hour against what it learned. */
+	M_BASELINE_OUT_BYTES,		/* sent out this clock hour so far */
+	M_BASELINE_OUT_EXCESS,		/* that / (forecast + band) */
+	M_BASELINE_RATIO,		/* out / in this clock hour */
+	M_BASELINE_RATIO_EXCESS,	/* that / (forecast + band) of the ratio */
+	M_BASELINE_HOURS,		/* hours learned */
 	M__COUNT
 };
 
@@ -77,5 +88,13 @@ const struct metric_def *metric_def(enum metric_id id);
 
 /* The id whose name is name[0..len), or -1. */
 int metric_lookup(const char *name, size_t len);
+
+/*
+ * Like metric_lookup, for a name written with a window (windowed) or
+ * without: one name may stand for two metrics ("conn.out.bytes" since the
+ * start, "conn.out.bytes[10min]" recently). Falls back to the other form,
+ * so the caller can say which one it needs.
+ */
+int metric_lookup_form(const char *name, size_t len, int windowed);
 
 #endif

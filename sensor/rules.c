@@ -137,6 +137,135 @@ parse_var(struct rules_parser *P)
 		set_home_net(P, &vars[P->nvars - 1]);
 }
 
+/* ---- working hours ---- */
+
+static const char *const day_names[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+
+static int
+day_index(const char *s, size_t n)
+{
+	for (int d = 0; d < 7; d++)
+		if (n == 3 && strncasecmp(s, day_names[d], 3) == 0)
+			return d;
+	return -1;
+}
+
+/* "Mon-Fri" or "Sat": the days into *mask (a range may wrap: Sun-Thu, Fri-Mon). */
+static int
+parse_days(struct rules_parser *P, const struct rules_tok *t, uint8_t *mask)
+{
+	const char *dash = t->type == RULES_TK_WORD ? memchr(t->s, '-', t->len) : NULL;
+	int a, b;
+	char qb[64];
+
+	if (t->type != RULES_TK_WORD)
+		a = b = -1;
+	else if (dash == NULL)
+		a = b = day_index(t->s, t->len);
+	else {
+		a = day_index(t->s, (size_t)(dash - t->s));
+		b = day_index(dash + 1, t->len - (size_t)(dash - t->s) - 1);
+	}
+	if (a < 0 || b < 0) {
+		rules_perr(P, t, "expected days like Mon-Fri or Sat (Sun Mon Tue Wed Thu Fri Sat), got %s",
+		    rules_tq(t, qb));
+		return -1;
+	}
+	for (int d = a;; d = (d + 1) % 7) {
+		*mask |= (uint8_t)(1u << d);
+		if (d == b)
+			break;
+	}
+	return 0;
+}
+
+static int
+hhmm(const char *s, size_t n, uint16_t *out)
+{
+	if (n != 5 || s[2] != ':')
+		return -1;
+	for (size_t i = 0; i < 5; i++)
+		if (i != 2 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (m > 59 || h > 24 || (h == 24 && m != 0))
+		return -1;
+	*out = (uint16_t)(h * 60 + m);
+	return 0;
+}
+
+/* "08:00-18:00" */
+static int
+parse_hours(struct rules_parser *P, const struct rules_tok *t, struct rule_workhours *wh)
+{
+	char qb[64];
+
+	if (t->type != RULES_TK_WORD || t->len != 11 || t->s[5] != '-' ||
+	    hhmm(t->s, 5, &wh->start_min) != 0 || hhmm(t->s + 6, 5, &wh->end_min) != 0 ||
+	    wh->start_min == wh->end_min) {
+		rules_perr(P, t, "expected working hours like 08:00-18:00 (24-hour clock, start and end "
+		    "differ), got %s", rules_tq(t, qb));
+		return -1;
+	}
+	return 0;
+}
+
+/* workhours DAYS[, DAYS...] HH:MM-HH:MM ZONE */
+static void
+parse_workhours(struct rules_parser *P)
+{
+	struct rule_workhours wh = { 0 };
+	struct rules_cur c = { P->xline, 0, 0, &P->eol };
+	const struct rules_tok *t;
+	char qb[64];
+
+	if (P->rs->workhours.set) {
+		rules_perr(P, &P->line[0], "duplicate 'workhours' (already set at line %u)",
+		    P->rs->workhours.line);
+		return;
+	}
+	if (rules_expand(P, P->line + 1, P->nline - 1, P->xline, &c.n, 1) != 0)
+		return;
+	do {
+		if (parse_days(P, rules_cnext(&c), &wh.days) != 0)
+			return;
+	} while (rules_cpeek(&c)->type == RULES_TK_COMMA && rules_cnext(&c));
+	if (parse_hours(P, rules_cnext(&c), &wh) != 0)
+		return;
+	t = rules_cnext(&c);
+	if (t->type != RULES_TK_WORD || t->len > RULES_ZONE_MAX) {
+		rules_perr(P, t, "expected a time zone like Europe/Berlin or UTC (IANA name), got %s",
+		    rules_tq(t, qb));
+		return;
+	}
+	rules_tcopy(t, wh.zone, sizeof wh.zone);
+	wh.zone_pos.line = t->ref_var >= 0 || t->line == 0 ? t->ref_line : t->line;
+	wh.zone_pos.col = t->ref_var >= 0 || t->line == 0 ? t->ref_col : t->col;
+	if (!rules_cat_end(&c)) {
+		rules_perr(P, rules_cpeek(&c), "unexpected %s after the time zone", rules_tq(rules_cpeek(&c), qb));
+		return;
+	}
+	wh.line = P->line[0].line;
+	wh.set = 1;
+	P->rs->workhours = wh;
+}
+
+int
+rules_workhours_contains(const struct rule_workhours *wh, int64_t local_s)
+{
+	int64_t days = (local_s >= 0 ? local_s : local_s - 86399) / 86400;
+	int wday = (int)((days % 7 + 7 + 4) % 7);	/* 1970-01-01 was a Thursday */
+	int min = (int)((local_s - days * 86400) / 60);
+
+	if (!wh->set)
+		return 1;
+	if (wh->start_min < wh->end_min)
+		return (wh->days >> wday & 1) && min >= wh->start_min && min < wh->end_min;
+	/* A night shift: from start on its day, until end the next morning. */
+	return ((wh->days >> wday & 1) && min >= wh->start_min) ||
+	    ((wh->days >> ((wday + 6) % 7) & 1) && min < wh->end_min);
+}
+
 /* ---- rules ---- */
 
 static int
@@ -221,8 +350,9 @@ placeholder_ok(const struct rule *r, const char *s, size_t n, int when_ok, int *
 	if ((id = metric_lookup(s, n)) < 0)
 		return 0;
 	*metric = 1;
+	/* By name: conn.out.bytes names both its windowed and its total form. */
 	for (size_t i = 0; i < r->ncond; i++)
-		if (r->cond[i].metric == (enum metric_id)id)
+		if (strcmp(metric_def(r->cond[i].metric)->name, metric_def((enum metric_id)id)->name) == 0)
 			return 1;
 	return !when_ok;
 }
@@ -305,7 +435,7 @@ rule_attribute(struct rules_parser *P)
 			rules_perr(P, t, "unknown attribute %s; did you mean '%s'?", rules_tq(t, qb), s);
 		else
 			rules_perr(P, t, "unknown attribute %s; expected one of: category, when, hosts, only, except, "
-			    "severity, score, mitre, message, suppress, enabled, or '}'", rules_tq(t, qb));
+			    "severity, score, mitre, message, suppress, enabled, offhours, or '}'", rules_tq(t, qb));
 		return;
 	}
 	if (a != RULES_ATTR_EXCEPT && a != RULES_ATTR_ONLY && P->b.seen[a]) {
@@ -343,21 +473,24 @@ dispatch(struct rules_parser *P)
 		rules_perr(P, t, "expected '{' to open rule '%s', got %s", P->rs->rules[P->b.idx].name,
 		    rules_tq(t, qb));
 	}
-	if (rules_is_word(t, "var") || rules_is_word(t, "rule")) {
+	if (rules_is_word(t, "var") || rules_is_word(t, "rule") || rules_is_word(t, "workhours")) {
 		if (P->in_rule) {
-			rules_perr(P, t, "missing '}' to close rule '%s' (opened at line %u) before '%s'",
-			    P->rs->rules[P->b.idx].name, P->b.head.line, rules_is_word(t, "var") ? "var" : "rule");
+			rules_perr(P, t, "missing '}' to close rule '%s' (opened at line %u) before '%.*s'",
+			    P->rs->rules[P->b.idx].name, P->b.head.line, (int)t->len, t->s);
 			P->in_rule = 0;
 		}
 		if (rules_is_word(t, "var"))
 			parse_var(P);
+		else if (rules_is_word(t, "workhours"))
+			parse_workhours(P);
 		else
 			open_rule(P);
 	} else if (!P->in_rule) {
 		if (t->type == RULES_TK_RBRACE)
 			rules_perr(P, t, "unexpected '}': no rule is open");
 		else
-			rules_perr(P, t, "expected 'rule' or 'var' at the start of a line, got %s", rules_tq(t, qb));
+			rules_perr(P, t, "expected 'rule', 'var' or 'workhours' at the start of a line, got %s",
+			    rules_tq(t, qb));
 	} else if (t->type == RULES_TK_RBRACE) {
 		if (P->nline > 1)
 			rules_perr(P, &P->line[1], "unexpected %s after '}'", rules_tq(&P->line[1], qb));
@@ -430,6 +563,16 @@ parse_all(struct rules_parser *P, const char *buf, size_t len)
 		return;
 	if (P->in_rule)
 		rules_perr(P, &P->b.head, "rule '%s' is not closed: missing '}'", P->rs->rules[P->b.idx].name);
+	for (size_t i = 0; i < P->rs->nrules && !P->rs->workhours.set; i++) {
+		const struct rule *r = &P->rs->rules[i];
+		char msg[300];
+		if (r->offhours == 0)
+			continue;
+		snprintf(msg, sizeof msg, "%s:%u:%u: rule %s: 'offhours' needs a 'workhours' statement "
+		    "(e.g. workhours Mon-Fri 08:00-18:00 Europe/Berlin)", P->file, r->offhours_pos.line,
+		    r->offhours_pos.col, r->name);
+		rules_add_err(P, msg);
+	}
 	for (size_t i = 0; i < P->nov; i++) {
 		char msg[300];
 		if (P->ov[i].used)
@@ -570,6 +713,8 @@ rule_summary(const struct rule *r, char *buf, size_t len)
 	if (r->nexcept)
 		PUT("  except %zu term%s", r->nexcept, r->nexcept == 1 ? "" : "s");
 	PUT("  suppress %s", rules_fmt_dur(r->suppress_s, a, sizeof a, 0));
+	if (r->offhours > 1)
+		PUT("  offhours x%g", r->offhours);
 	if (r->disabled)
 		PUT("  (disabled)");
 #undef PUT

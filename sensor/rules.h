@@ -41,7 +41,8 @@ enum rule_term_kind {
 	RULE_TERM_SERVER_NAME,	/* server_name ~ "*.example.com" (glob: * and ?) */
 	RULE_TERM_APP_IN,	/* app in (Dropbox, TLS): nDPI protocol names, master or app */
 	RULE_TERM_CATEGORY_IN,	/* app_category in (CloudStorage): nDPI category names */
-	RULE_TERM_PORT_IN	/* dest_port in (443, 8443) */
+	RULE_TERM_PORT_IN,	/* dest_port in (443, 8443) */
+	RULE_TERM_RISK_IN	/* risk in ("Known Protocol on Non Standard Port"): nDPI flow risks */
 };
 
 /* Where a name was written, for messages about it after parsing. */
@@ -52,7 +53,7 @@ struct rule_pos {
 struct rule_term {
 	enum rule_term_kind kind;
 	struct netset *net;	/* RULE_TERM_DEST_IN (owned) */
-	char **names;		/* globs / app / category names (owned) */
+	char **names;		/* globs / app / category / risk names (owned) */
 	struct rule_pos *pos;	/* where each name stands (owned, parallel to names) */
 	size_t nnames;
 	uint16_t *ports;	/* RULE_TERM_PORT_IN (owned) */
@@ -76,8 +77,34 @@ struct rule {
 	struct rule_term *except;	/* destinations that do not count (owned) */
 	size_t nexcept;
 	int disabled;			/* "enabled no" */
+	double offhours;		/* "offhours F": outside the working hours, byte
+					 * thresholds / F and score * F (capped at 100);
+					 * 0 = not weighted */
+	struct rule_pos offhours_pos;
 	unsigned line;			/* where the rule starts, for messages */
 };
+
+/*
+ * "workhours Mon-Fri 08:00-18:00 Europe/Berlin": when people work, in a
+ * named zone (the zone is loaded when the rules are installed: detect.c).
+ * An end before the start is a shift past midnight, belonging to the day it
+ * starts on.
+ */
+#define RULES_ZONE_MAX 64
+struct rule_workhours {
+	int set;
+	uint8_t days;			/* bit d: weekday d (0 = Sunday .. 6 = Saturday) */
+	uint16_t start_min, end_min;	/* minutes after local midnight, end exclusive */
+	char zone[RULES_ZONE_MAX + 1];	/* IANA name */
+	struct rule_pos zone_pos;	/* where the zone is written */
+	unsigned line;
+};
+
+/*
+ * Is the local time (seconds since the epoch, shifted by the zone's
+ * offset) inside the working hours?
+ */
+int rules_workhours_contains(const struct rule_workhours *wh, int64_t local_s);
 
 struct ruleset {
 	struct rule *rules;
@@ -85,6 +112,7 @@ struct ruleset {
 	struct netset *home_net;	/* from var HOME_NET; NULL if the file sets none */
 	char *home_net_text;		/* its text, for the start-up log */
 	char *source;			/* file name the set was read from */
+	struct rule_workhours workhours;	/* .set = 0 if the file has none */
 };
 
 /* --set NAME=VALUE overrides, applied to "var" definitions while parsing. */

@@ -15,7 +15,7 @@
 
 const char *const rules_attr_names[RULES_ATTR__COUNT] = {
 	"category", "when", "hosts", "except", "severity", "score", "mitre", "message",
-	"suppress", "enabled", "only"
+	"suppress", "enabled", "only", "offhours"
 };
 
 static int
@@ -111,6 +111,7 @@ parse_cond(struct rules_parser *P, struct rules_cur *c, struct rule_cond *rc)
 			    rules_tq(t, qb));
 		return -1;
 	}
+	id = metric_lookup_form(t->s, t->len, rules_cpeek(c)->type == RULES_TK_LBRACK);
 	d = metric_def((enum metric_id)id);
 	rc->metric = (enum metric_id)id;
 	rc->window_s = 0;
@@ -195,18 +196,19 @@ static int
 filter_term(struct rules_parser *P, struct rule_term **termsp, size_t *nterms, const char *clause,
     struct rules_cur *c)
 {
-	static const char *const kinds[] = { "dest", "server_name", "app", "app_category", "dest_port" };
+	static const char *const kinds[] = { "dest", "server_name", "app", "app_category", "dest_port",
+	    "risk" };
 	const struct rules_tok *t = rules_cnext(c), *op;
 	struct rule_term *terms, *term;
 	struct rules_name_list nl;
 	char qb[64];
 	size_t k;
 
-	for (k = 0; k < 5 && !rules_is_word(t, kinds[k]); k++)
+	for (k = 0; k < 6 && !rules_is_word(t, kinds[k]); k++)
 		;
-	if (k == 5) {
+	if (k == 6) {
 		rules_perr(P, t, "expected an %s term (dest in, server_name ~, app in, app_category in, "
-		    "dest_port in), got %s", clause, rules_tq(t, qb));
+		    "dest_port in, risk in), got %s", clause, rules_tq(t, qb));
 		return -1;
 	}
 	op = rules_cnext(c);
@@ -240,6 +242,11 @@ filter_term(struct rules_parser *P, struct rule_term **termsp, size_t *nterms, c
 	case 3:
 		term->kind = k == 2 ? RULE_TERM_APP_IN : RULE_TERM_CATEGORY_IN;
 		nl.what = k == 2 ? "an application name" : "an application category";
+		return rules_read_list(P, c, rules_name_item, &nl);
+	case 5:
+		/* nDPI risk names, checked against nDPI when the rules are installed. */
+		term->kind = RULE_TERM_RISK_IN;
+		nl.what = "an nDPI risk name";
 		return rules_read_list(P, c, rules_name_item, &nl);
 	default:
 		term->kind = RULE_TERM_PORT_IN;
@@ -357,10 +364,32 @@ attr_enabled(struct rules_parser *P, struct rule *r, struct rules_cur *c)
 	return -1;
 }
 
+/*
+ * offhours F: outside the ruleset's working hours the rule is F times as
+ * sensitive (ATT&CK T1029: transfers scheduled for when nobody watches).
+ */
+static int
+attr_offhours(struct rules_parser *P, struct rule *r, struct rules_cur *c)
+{
+	const struct rules_tok *t = rules_cpeek(c);
+	double v;
+
+	if (rules_parse_plain(P, c, "a weight like 2", 0, &v) != 0)
+		return -1;
+	if (!(v >= 1 && v <= 100)) {
+		rules_perr(P, t, "offhours %g is out of range: expected 1..100", v);
+		return -1;
+	}
+	r->offhours = v;
+	r->offhours_pos.line = t->ref_var >= 0 || t->line == 0 ? t->ref_line : t->line;
+	r->offhours_pos.col = t->ref_var >= 0 || t->line == 0 ? t->ref_col : t->col;
+	return 0;
+}
+
 typedef int (*attr_fn)(struct rules_parser *, struct rule *, struct rules_cur *);
 static const attr_fn attr_fns[RULES_ATTR__COUNT] = {
 	attr_category, attr_when, attr_hosts, attr_except, attr_severity, attr_score,
-	attr_mitre, attr_message, attr_suppress, attr_enabled, attr_only
+	attr_mitre, attr_message, attr_suppress, attr_enabled, attr_only, attr_offhours
 };
 
 int

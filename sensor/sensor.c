@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "baseline.h"
+#include "conn.h"
 #include "detect.h"
 #include "dpi.h"
 #include "evidence.h"
@@ -98,6 +100,8 @@ sensor_config_defaults(struct sensor_config *cfg)
 	cfg->max_dest_details = 0;	/* host.c: max_dests / 16 */
 	cfg->max_engaged = 65536;
 	cfg->max_peers = 32768;
+	cfg->max_conns = 16384;
+	cfg->max_baseline_hosts = 16384;
 	cfg->timeout_s[FLOW_TC_TCP_OPEN] = 300;
 	cfg->timeout_s[FLOW_TC_TCP_CLOSED] = 10;
 	cfg->timeout_s[FLOW_TC_UDP] = 120;
@@ -281,12 +285,16 @@ sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 	/* Keep in step with module_ops[] below. */
 	if (sensor_add_module(s, &peer_ops, peer_new(&env, err, errlen)) != 0)
 		return -1;
+	if (sensor_add_module(s, &conn_ops, conn_new(&env, err, errlen)) != 0)
+		return -1;
+	if (sensor_add_module(s, &baseline_ops, baseline_new(&env, err, errlen)) != 0)
+		return -1;
 	return 0;
 }
 
 /* Every module's ops: --check-rules registers their scopes without building them. */
 static const struct detector_ops *const module_ops[] = {
-	&peer_ops,
+	&peer_ops, &conn_ops, &baseline_ops,
 };
 
 void

@@ -44,6 +44,7 @@ part "live capture (network namespace)" tests/integration/test_live.sh
 part "signals: graceful and immediate stop" tests/integration/test_signals.sh
 part "truncated capture file" tests/integration/test_truncated.sh
 part "evidence pcap files" tests/integration/test_evidence.sh
+part "long connection reported while open" tests/integration/test_long_conn.sh
 part "flood: bounded memory, evictions counted, exfiltration still caught" tests/integration/test_flood.sh
 
 if [ -z "${TESTS_QUICK:-}" ]; then

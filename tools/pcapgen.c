@@ -19,6 +19,11 @@
  *          subdomains, stray TCP/UDP packets and pings, each between fresh
  *          random addresses (internal ones anywhere in 10.0.0.0/8) and
  *          ports. The load test mixes it into a real capture (pcapmerge).
+ *   long   one TCP connection open for -d SECONDS from -t START_EPOCH:
+ *          10.20.1.60 -> 203.0.113.60:443, a -l BYTES segment of random
+ *          bytes out every -i SECONDS, each acknowledged, then FIN both
+ *          ways: the slow, steady channel of ATT&CK T1041/T1029 that the
+ *          long-connection rule must report while it is still open.
  *
  * Addresses (mixed, flows): internal 10.20.0.0/16, external 198.18.0.0/15
  * (RFC 2544's benchmark range, so nDPI's IP-based guesses never fire and
@@ -905,12 +910,37 @@ gen_flood(struct gen *g, uint64_t target, uint64_t dur_us)
 	return g->o.err ? -1 : 0;
 }
 
+/* One long, steady upload (see the header): handshake, data every interval, close. */
+static int
+gen_long(struct gen *g, uint64_t dur_us, uint64_t every_us, size_t len)
+{
+	struct out *o = &g->o;
+	struct conn c;
+	uint64_t t = 0;		/* times are relative to the file's start (out_open) */
+
+	flood_conn(&c, &g->r, 0x0a14013cu, 49152, 0xcb00713cu, 443, 6);	/* 10.20.1.60, 203.0.113.60 */
+	g->flows = 1;
+	emit_tcp(o, t, &c, 0, TH_SYN, NULL, 0);
+	emit_tcp(o, t + 20000, &c, 1, TH_SYN | TH_ACK, NULL, 0);
+	emit_tcp(o, t + 40000, &c, 0, TH_ACK, NULL, 0);
+	for (t = every_us; t < dur_us && !o->err; t += every_us) {
+		rng_fill(&g->r, g->seg, len);
+		emit_tcp(o, t, &c, 0, TH_ACK | TH_PSH, g->seg, len);
+		emit_tcp(o, t + 20000, &c, 1, TH_ACK, NULL, 0);
+	}
+	emit_tcp(o, t, &c, 0, TH_FIN | TH_ACK, NULL, 0);
+	emit_tcp(o, t + 20000, &c, 1, TH_FIN | TH_ACK, NULL, 0);
+	emit_tcp(o, t + 40000, &c, 0, TH_ACK, NULL, 0);
+	return o->err ? -1 : 0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: pcapgen mixed -o FILE [-p PACKETS] [-s SEED]\n"
 	    "       pcapgen flows -o FILE [-n FLOWS] [-s SEED]\n"
-	    "       pcapgen flood -o FILE [-p PACKETS] [-s SEED] [-t START_EPOCH] [-d SECONDS]\n");
+	    "       pcapgen flood -o FILE [-p PACKETS] [-s SEED] [-t START_EPOCH] [-d SECONDS]\n"
+	    "       pcapgen long -o FILE [-s SEED] [-t START_EPOCH] [-d SECONDS] [-i SECONDS] [-l BYTES]\n");
 	exit(2);
 }
 
@@ -933,14 +963,15 @@ main(int argc, char **argv)
 	static struct gen g;
 	const char *path = NULL, *mode;
 	uint64_t packets = 1500000, flows = 1000000, seed = 1;
-	uint64_t start_us = (uint64_t)PG_EPOCH * 1000000, dur_us = 60000000;
+	uint64_t start_us = (uint64_t)PG_EPOCH * 1000000, dur_us = 60000000, every_us = 4000000;
+	size_t seglen = 1200;
 	int ch, rc;
 
 	if (argc < 2)
 		usage();
 	mode = argv[1];
 	optind = 2;
-	while ((ch = getopt(argc, argv, "o:p:n:s:t:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "o:p:n:s:t:d:i:l:")) != -1) {
 		switch (ch) {
 		case 'o': path = optarg; break;
 		case 'p': packets = strtoull(optarg, NULL, 10); break;
@@ -948,17 +979,20 @@ main(int argc, char **argv)
 		case 's': seed = strtoull(optarg, NULL, 10); break;
 		case 't': if (parse_seconds(optarg, &start_us) != 0) usage(); break;
 		case 'd': if (parse_seconds(optarg, &dur_us) != 0 || dur_us == 0) usage(); break;
+		case 'i': if (parse_seconds(optarg, &every_us) != 0 || every_us < 100000) usage(); break;
+		case 'l': seglen = strtoull(optarg, NULL, 10); if (seglen == 0 || seglen > PG_MSS) usage(); break;
 		default: usage();
 		}
 	}
 	if (path == NULL || (strcmp(mode, "mixed") != 0 && strcmp(mode, "flows") != 0 &&
-	    strcmp(mode, "flood") != 0) || (strcmp(mode, "flood") == 0 && packets == 0))
+	    strcmp(mode, "flood") != 0 && strcmp(mode, "long") != 0) ||
+	    (strcmp(mode, "flood") == 0 && packets == 0))
 		usage();
 	g.r.s = hash_mix64(seed);
 	for (uint32_t h = 0; h < PG_HOSTS; h++)
 		g.next_port[h] = (uint16_t)(32768 + rng_below(&g.r, 28000));
-	if (strcmp(mode, "flood") != 0)
-		start_us = (uint64_t)PG_EPOCH * 1000000;        /* -t is the flood's alone */
+	if (strcmp(mode, "flood") != 0 && strcmp(mode, "long") != 0)
+		start_us = (uint64_t)PG_EPOCH * 1000000;        /* -t is the flood's and long's alone */
 	if (out_open(&g.o, path, start_us) != 0) {
 		fprintf(stderr, "pcapgen: %s: %s\n", path, strerror(errno));
 		return 1;
@@ -967,6 +1001,8 @@ main(int argc, char **argv)
 		rc = gen_mixed(&g, packets);
 	else if (strcmp(mode, "flows") == 0)
 		rc = gen_flows(&g, flows);
+	else if (strcmp(mode, "long") == 0)
+		rc = gen_long(&g, dur_us, every_us, seglen);
 	else
 		rc = gen_flood(&g, packets, dur_us);
 	if (out_close(&g.o) != 0 || rc != 0) {

@@ -594,6 +594,164 @@ test_detect_dest_alert_names_its_flow_with_community_id(void)
 	det_free(&t);
 }
 
+/* A flow to dst of bytes, then nDPI's verdict on it (master/app ids, risk bit or -1). */
+static void
+send_classified(struct det *t, const char *dst, uint32_t bytes, int master, int risk_bit)
+{
+	struct pkt p = pb_udp("10.0.0.1", 40000, dst, 5000, bytes, PB_T0);
+	struct flow *f = pb_send(&t->n, &p);
+
+	f->app_master = (uint16_t)master;
+	f->app_risk = risk_bit >= 0 ? 1ULL << risk_bit : 0;
+	f->dpi_state = DPI_DONE;
+	host_flow_classified(t->n.hosts, f, PB_T0);
+}
+
+static void
+test_detect_only_risk_in_counts_just_flagged_destinations(void)
+{
+	struct det t;
+	int nonstd = dpi_risk_lookup("known_protocol_on_non-standard port");
+	int binary = dpi_risk_lookup("Binary Application Transfer");
+
+	CHECK(nonstd > 0 && binary > 0 && nonstd != binary);
+	DET_INIT(&t, "rule u {\n  category unusual-protocol\n  when dest.out.bytes[10min] > 1000\n"
+	    "  only risk in (\"Known Protocol on Non Standard Port\")\n  severity medium\n"
+	    "  message \"{dest_ip}\"\n}\n", 64);
+	send_classified(&t, "198.51.100.1", 1500, 0, nonstd);
+	send_classified(&t, "198.51.100.2", 1500, 0, binary);
+	send_classified(&t, "198.51.100.3", 1500, 0, -1);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0);
+	CHECK_EQ_U(t.rec.n, 1);
+	CHECK_EQ_S(t.rec.a[0].dest, "198.51.100.1");
+	det_free(&t);
+}
+
+static void
+test_detect_app_unknown_matches_only_flows_ndpi_gave_up_on(void)
+{
+	struct det t;
+
+	DET_INIT(&t, "rule u {\n  category unusual-protocol\n  when dest.out.bytes[10min] > 1000\n"
+	    "  only app in (Unknown)\n  severity medium\n  message \"{dest_ip}\"\n}\n", 64);
+	send_to(&t, "10.0.0.1", "198.51.100.1", 1500, PB_T0);		/* still being inspected */
+	send_classified(&t, "198.51.100.2", 1500, 0, -1);		/* nDPI named nothing */
+	send_classified(&t, "198.51.100.3", 1500, dpi_proto_lookup(t.dpi, "TLS"), -1);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0);
+	CHECK_EQ_U(t.rec.n, 1);
+	CHECK_EQ_S(t.rec.a[0].dest, "198.51.100.2");
+	det_free(&t);
+}
+
+static void
+test_detect_set_rules_rejects_unknown_risk_name_at_its_position(void)
+{
+	struct det t;
+	struct ruleset *bad = NULL;
+	struct rules_errors errs = { 0 };
+	const char *txt = "rule x {\n  category unusual-protocol\n  when dest.out.bytes[1h] > 1 GB\n"
+	    "  only risk in (Unsafe_Protocol, \"No Such Risk\")\n  severity low\n  message \"m\"\n}\n";
+	char err[256] = "";
+
+	DET_INIT(&t, R_GT, 64);
+	CHECK_EQ_U(rules_parse(txt, strlen(txt), "bad.rules", NULL, 0, &bad, &errs), 0);
+	if (bad != NULL) {
+		CHECK_EQ_U(detect_set_rules(t.d, bad, err, sizeof err), -1);
+		CHECK(strstr(err, "bad.rules:4:34: rule x: nDPI knows no risk named 'No Such Risk'") != NULL);
+		ruleset_free(bad);
+	}
+	rules_errors_free(&errs);
+	det_free(&t);
+}
+
+#define R_OFF \
+	"workhours Mon-Fri 08:00-18:00 Europe/Berlin\n" \
+	"rule off {\n" \
+	"  category bulk-transfer\n" \
+	"  when host.out.bytes[10min] > 1000\n" \
+	"  severity high\n" \
+	"  score 60\n" \
+	"  offhours 2\n" \
+	"  message \"{src_ip}\"\n" \
+	"}\n"
+
+/* One host sends bytes at ts; returns the alerts (0 or 1) with off-hours weighting. */
+static size_t
+offhours_run(uint64_t ts, uint32_t bytes, char *json, size_t len)
+{
+	struct det t;
+	size_t n;
+
+	if (det_init(&t, R_OFF, 64) != 0) {
+		det_free(&t);
+		return 99;
+	}
+	send_to(&t, "10.0.0.1", "198.51.100.7", bytes, ts);
+	detect_tick(t.d, t.n.hosts, ts, ts);
+	n = t.rec.n;
+	snprintf(json, len, "%s", n ? t.rec.a[0].json : "");
+	det_free(&t);
+	return n;
+}
+
+#define UTC(s) ((uint64_t)(s) * PB_SEC)
+
+static void
+test_detect_offhours_inside_hours_keeps_threshold(void)
+{
+	char js[ALERT_JSON_MAX];
+
+	/* Monday 2026-03-02 09:00 UTC = 10:00 in Berlin (CET): working hours. */
+	CHECK_EQ_U(offhours_run(PB_T0, 1000, js, sizeof js), 0);
+	CHECK_EQ_U(offhours_run(PB_T0, 1001, js, sizeof js), 1);
+	CHECK(strstr(js, "\"score\":60,") != NULL);
+	CHECK(strstr(js, "offhours") == NULL);
+}
+
+static void
+test_detect_offhours_outside_hours_halves_threshold_and_doubles_score(void)
+{
+	char js[ALERT_JSON_MAX];
+	uint64_t evening = PB_T0 + 8 * PB_HOUR + 30 * PB_MIN;	/* 17:30 UTC = 18:30 CET */
+
+	CHECK_EQ_U(offhours_run(evening, 500, js, sizeof js), 0);	/* 1000 / 2, not above */
+	CHECK_EQ_U(offhours_run(evening, 501, js, sizeof js), 1);
+	CHECK(strstr(js, "\"score\":100,\"offhours\":true,") != NULL);	/* 60 x 2, capped */
+	/* Saturday 2026-03-07 10:00 CET: the weekend is off hours all day. */
+	CHECK_EQ_U(offhours_run(PB_T0 + 5 * 24 * PB_HOUR, 501, js, sizeof js), 1);
+}
+
+static void
+test_detect_offhours_follows_daylight_saving_time_in_the_zone(void)
+{
+	char js[ALERT_JSON_MAX];
+
+	/* 16:30 UTC on Monday 2026-03-23 is 17:30 CET: still working hours. */
+	CHECK_EQ_U(offhours_run(UTC(1774283400), 501, js, sizeof js), 0);
+	/* 16:30 UTC on Monday 2026-03-30 is 18:30 CEST (DST began on the 29th): off hours. */
+	CHECK_EQ_U(offhours_run(UTC(1774888200), 501, js, sizeof js), 1);
+}
+
+static void
+test_detect_set_rules_rejects_unknown_zone_at_its_position(void)
+{
+	struct det t;
+	struct ruleset *bad = NULL;
+	struct rules_errors errs = { 0 };
+	const char *txt = "workhours Mon-Fri 08:00-18:00 Europe/Atlantis\n" R_GT;
+	char err[512] = "";
+
+	DET_INIT(&t, R_GT, 64);
+	CHECK_EQ_U(rules_parse(txt, strlen(txt), "bad.rules", NULL, 0, &bad, &errs), 0);
+	if (bad != NULL) {
+		CHECK_EQ_U(detect_set_rules(t.d, bad, err, sizeof err), -1);
+		CHECK(strstr(err, "bad.rules:1:31: workhours: unknown time zone 'Europe/Atlantis'") != NULL);
+		ruleset_free(bad);
+	}
+	rules_errors_free(&errs);
+	det_free(&t);
+}
+
 T_MAIN("detect",
     T(test_detect_gt_fires_above_threshold_not_at_it),
     T(test_detect_ge_fires_at_threshold_exactly),
@@ -610,4 +768,11 @@ T_MAIN("detect",
     T(test_detect_host_rule_not_dominant_when_bytes_spread),
     T(test_detect_set_rules_rejects_unknown_ndpi_names),
     T(test_detect_only_counts_just_the_matching_destinations),
-    T(test_detect_dest_alert_names_its_flow_with_community_id))
+    T(test_detect_dest_alert_names_its_flow_with_community_id),
+    T(test_detect_only_risk_in_counts_just_flagged_destinations),
+    T(test_detect_app_unknown_matches_only_flows_ndpi_gave_up_on),
+    T(test_detect_set_rules_rejects_unknown_risk_name_at_its_position),
+    T(test_detect_offhours_inside_hours_keeps_threshold),
+    T(test_detect_offhours_outside_hours_halves_threshold_and_doubles_score),
+    T(test_detect_offhours_follows_daylight_saving_time_in_the_zone),
+    T(test_detect_set_rules_rejects_unknown_zone_at_its_position))

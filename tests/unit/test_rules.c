@@ -192,7 +192,7 @@ test_parse_without_out_only_validates(void)
 	CHECK_EQ_U(e.n, 0);
 	CHECK(rules_parse("x\n", 2, NULL, NULL, 0, NULL, NULL) == -1);
 	CHECK(rules_parse("x\n", 2, NULL, NULL, 0, NULL, &e) == -1);
-	CHECK_EQ_S(e.n ? e.msgs[0] : "", "<input>:1:1: expected 'rule' or 'var' at the start of a line, got 'x'");
+	CHECK_EQ_S(e.n ? e.msgs[0] : "", "<input>:1:1: expected 'rule', 'var' or 'workhours' at the start of a line, got 'x'");
 	rules_errors_free(&e);
 }
 
@@ -451,7 +451,7 @@ static void
 test_error_messages_with_positions(void)
 {
 	static const struct { const char *in, *want; } cases[] = {
-		{ "bogus\n", "t.rules:1:1: expected 'rule' or 'var' at the start of a line, got 'bogus'" },
+		{ "bogus\n", "t.rules:1:1: expected 'rule', 'var' or 'workhours' at the start of a line, got 'bogus'" },
 		{ "\n  }\n", "t.rules:2:3: unexpected '}': no rule is open" },
 		{ "var X = 1\nvar X = 2\n", "t.rules:2:5: variable $X is already defined at line 1" },
 		{ "var lower = 1\n", "t.rules:1:5: expected a variable name (upper-case letters, digits "
@@ -463,7 +463,7 @@ test_error_messages_with_positions(void)
 		{ "rule r {\n" RULE_OK "hosts $NOPE\n}\n",
 		  "t.rules:6:7: unknown variable $NOPE (define it with 'var' before using it)" },
 		{ "rule r {\n" RULE_OK "colour red\n}\n", "t.rules:6:1: unknown attribute 'colour'; expected "
-		  "one of: category, when, hosts, only, except, severity, score, mitre, message, suppress, enabled, or '}'" },
+		  "one of: category, when, hosts, only, except, severity, score, mitre, message, suppress, enabled, offhours, or '}'" },
 		{ "rule r {\n" RULE_OK "  sevrity low\n}\n",
 		  "t.rules:6:3: unknown attribute 'sevrity'; did you mean 'severity'?" },
 		{ "rule r {\n" RULE_OK "severity high\n}\n", "t.rules:6:1: duplicate 'severity' (already set at line 4)" },
@@ -531,7 +531,7 @@ test_error_messages_with_positions(void)
 		  "t.rules:6:20: expected '~' after server_name, got 'in'" },
 		{ "rule r {\n" RULE_OK "except host in (a)\n}\n",
 		  "t.rules:6:8: expected an except term (dest in, server_name ~, app in, app_category in, "
-		  "dest_port in), got 'host'" },
+		  "dest_port in, risk in), got 'host'" },
 		{ "rule r {\n" RULE_OK "except app in (a) and dest_port in (22)\n}\n",
 		  "t.rules:6:19: expected 'or' or the end of the line after an except term, got 'and'" },
 		{ "rule r {\n" RULE_OK "except app in ()\n}\n", "t.rules:6:16: empty list" },
@@ -688,7 +688,7 @@ test_all_errors_collected_in_one_parse(void)
 	    "unusual-protocol, new-destination, baseline-anomaly, host-risk"));
 	CHECK(has_error(&e, "t.rules:5:8: unknown metric 'host.out.byte'; did you mean 'host.out.bytes'?"));
 	CHECK(has_error(&e, "t.rules:8:3: unknown attribute 'colour'; expected one of: category, when, "
-	    "hosts, only, except, severity, score, mitre, message, suppress, enabled, or '}'"));
+	    "hosts, only, except, severity, score, mitre, message, suppress, enabled, offhours, or '}'"));
 	CHECK(has_error(&e, "t.rules:12:58: expected a ratio without a unit, got 'KB'"));
 	CHECK(has_error(&e, "t.rules:13:12: unknown severity 'hgh'; expected low, medium, high or critical"));
 	rules_errors_free(&e);
@@ -873,6 +873,90 @@ test_torture_random_mutations_never_crash_or_leak(void)
 	free(buf);
 }
 
+static void
+test_workhours_parses_days_hours_zone_and_offhours(void)
+{
+	struct rules_errors e;
+	struct ruleset *rs = parse("workhours Mon-Fri, Sun 08:00-18:30 Europe/Berlin\n"
+	    "rule r {\n" RULE_OK "offhours 2.5\n}\n", NULL, 0, &e);
+
+	CHECK(rs != NULL);
+	if (rs != NULL) {
+		CHECK_EQ_U(rs->workhours.set, 1);
+		CHECK_EQ_U(rs->workhours.days, 0x3f);		/* Sun..Fri */
+		CHECK_EQ_U(rs->workhours.start_min, 480);
+		CHECK_EQ_U(rs->workhours.end_min, 1110);
+		CHECK_EQ_S(rs->workhours.zone, "Europe/Berlin");
+		CHECK_EQ_U(rs->workhours.zone_pos.col, 36);
+		CHECK(rs->rules[0].offhours == 2.5);
+	}
+	ruleset_free(rs);
+	rules_errors_free(&e);
+}
+
+static void
+test_workhours_errors_point_at_the_token(void)
+{
+	expect_error("workhours Mon-Fryday 08:00-18:00 UTC\n",
+	    "t.rules:1:11: expected days like Mon-Fri or Sat (Sun Mon Tue Wed Thu Fri Sat), got 'Mon-Fryday'");
+	expect_error("workhours Mon-Fri 8:00-18:00 UTC\n",
+	    "t.rules:1:19: expected working hours like 08:00-18:00 (24-hour clock, start and end differ), "
+	    "got '8:00-18:00'");
+	expect_error("workhours Mon-Fri 08:00-08:00 UTC\n",
+	    "t.rules:1:19: expected working hours like 08:00-18:00 (24-hour clock, start and end differ), "
+	    "got '08:00-08:00'");
+	expect_error("workhours Mon-Fri 08:00-18:00\n",
+	    "t.rules:1:30: expected a time zone like Europe/Berlin or UTC (IANA name), got end of line");
+	expect_error("workhours Mon 08:00-18:00 UTC\nworkhours Tue 08:00-18:00 UTC\n",
+	    "t.rules:2:1: duplicate 'workhours' (already set at line 1)");
+	expect_error("rule r {\n" RULE_OK "offhours 2\n}\n",
+	    "t.rules:6:10: rule r: 'offhours' needs a 'workhours' statement (e.g. workhours Mon-Fri "
+	    "08:00-18:00 Europe/Berlin)");
+	expect_error("workhours Mon 08:00-18:00 UTC\nrule r {\n" RULE_OK "offhours 0.5\n}\n",
+	    "t.rules:7:10: offhours 0.5 is out of range: expected 1..100");
+}
+
+static void
+test_workhours_contains_weekdays_and_night_shifts(void)
+{
+	struct rule_workhours day = { .set = 1, .days = 0x3e, .start_min = 480, .end_min = 1080 };
+	struct rule_workhours night = { .set = 1, .days = 0x20, .start_min = 1320, .end_min = 360 };
+	int64_t mon = 1772409600;	/* 2026-03-02 00:00, a Monday (local seconds) */
+
+	CHECK(!rules_workhours_contains(&day, mon + 7 * 3600 + 3599));	/* 07:59:59 */
+	CHECK(rules_workhours_contains(&day, mon + 8 * 3600));		/* 08:00 */
+	CHECK(rules_workhours_contains(&day, mon + 17 * 3600 + 3599));	/* 17:59:59 */
+	CHECK(!rules_workhours_contains(&day, mon + 18 * 3600));		/* 18:00: end is exclusive */
+	CHECK(!rules_workhours_contains(&day, mon + 5 * 86400 + 10 * 3600));	/* Saturday */
+	/* Friday 22:00 to Saturday 06:00. */
+	CHECK(rules_workhours_contains(&night, mon + 4 * 86400 + 23 * 3600));
+	CHECK(rules_workhours_contains(&night, mon + 5 * 86400 + 5 * 3600));
+	CHECK(!rules_workhours_contains(&night, mon + 5 * 86400 + 23 * 3600));	/* Saturday night */
+	CHECK(!rules_workhours_contains(&night, mon + 4 * 86400 + 5 * 3600));	/* Friday morning */
+}
+
+static void
+test_one_name_with_and_without_window_is_two_metrics(void)
+{
+	struct rules_errors e;
+	struct ruleset *rs = parse("rule r {\ncategory long-connection\nwhen conn.out.bytes > 20 MB and "
+	    "conn.out.bytes[30min] > 1 MB\nseverity low\nmessage \"{conn.out.bytes}\"\n}\n", NULL, 0, &e);
+
+	CHECK(rs != NULL);
+	if (rs != NULL) {
+		CHECK_EQ_U(rs->rules[0].cond[0].metric, M_CONN_OUT_BYTES);
+		CHECK_EQ_U(rs->rules[0].cond[0].window_s, 0);
+		CHECK_EQ_U(rs->rules[0].cond[1].metric, M_CONN_OUT_BYTES_RECENT);
+		CHECK_EQ_U(rs->rules[0].cond[1].window_s, 1800);
+	}
+	ruleset_free(rs);
+	rules_errors_free(&e);
+	expect_error("rule r {\n" "category long-connection\nwhen conn.duration[1h] > 1 h\nseverity low\n"
+	    "message \"m\"\n}\n", "t.rules:3:20: conn.duration takes no window");
+	expect_error("rule r {\n" "category long-connection\nwhen conn.out.bytes[2h] > 1 MB\nseverity low\n"
+	    "message \"m\"\n}\n", "t.rules:3:21: window 2 h is out of range for conn.out.bytes: 1 min..1 h");
+}
+
 T_MAIN("rules",
     T(test_valid_rule_with_every_attribute),
     T(test_defaults_score_from_severity_suppress_1h_enabled),
@@ -898,4 +982,8 @@ T_MAIN("rules",
     T(test_glob_match),
     T(test_glob_match_has_no_exponential_backtracking),
     T(test_summary_text),
-    T(test_torture_random_mutations_never_crash_or_leak))
+    T(test_torture_random_mutations_never_crash_or_leak),
+    T(test_workhours_parses_days_hours_zone_and_offhours),
+    T(test_workhours_errors_point_at_the_token),
+    T(test_workhours_contains_weekdays_and_night_shifts),
+    T(test_one_name_with_and_without_window_is_two_metrics))
