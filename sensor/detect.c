@@ -484,8 +484,8 @@ cond_value(struct detect *d, struct host_tables *ht, size_t ri, const struct hos
 		return ds ? (double)dest_window(ds, DC_IN, w, now) : 0;
 	case M_DEST_OUT_RATIO:
 		return ds ? ratio(dest_window(ds, DC_OUT, w, now), dest_window(ds, DC_IN, w, now)) : 0;
-	case M__COUNT:
-		break;
+	default:
+		break;	/* a module's metric: its ops->value computes it */
 	}
 	return 0;
 }

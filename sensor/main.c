@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "detect.h"
+#include "dnsmon.h"
 #include "dpi.h"
+#include "icmpmon.h"
 #include "log.h"
 #include "rules.h"
 #include "sensor.h"
@@ -33,6 +35,7 @@ enum {
 	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
 	OPT_STATE_DIR,
+	OPT_MAX_DNS_PAIRS, OPT_MAX_DNS_DOMAINS, OPT_MAX_ICMP_PAIRS,
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +67,9 @@ static const struct option long_opts[] = {
 	{ "max-hosts", required_argument, NULL, OPT_MAX_HOSTS },
 	{ "max-dests", required_argument, NULL, OPT_MAX_DESTS },
 	{ "max-engaged", required_argument, NULL, OPT_MAX_ENGAGED },
+	{ "max-dns-pairs", required_argument, NULL, OPT_MAX_DNS_PAIRS },
+	{ "max-dns-domains", required_argument, NULL, OPT_MAX_DNS_DOMAINS },
+	{ "max-icmp-pairs", required_argument, NULL, OPT_MAX_ICMP_PAIRS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 	{ "user", required_argument, NULL, 'Z' },
@@ -123,6 +129,9 @@ usage(FILE *f)
 "      --max-hosts N        internal hosts tracked (default 16384)\n"
 "      --max-dests N        (host, destination) pairs tracked (default 131072)\n"
 "      --max-engaged N      engaged alerts remembered (default 65536)\n"
+"      --max-dns-pairs N    (host, DNS registered domain) pairs tracked (default 32768)\n"
+"      --max-dns-domains N  domains tracked per host; the heaviest stay (default 64)\n"
+"      --max-icmp-pairs N   (host, peer) ICMP echo pairs tracked (default 16384)\n"
 "      --timeout CLASS=S    flow idle timeout: tcp, tcp-closed, udp, other\n"
 "  -v, --verbose   -V, --version   -h, --help\n");
 }
@@ -253,6 +262,11 @@ check_rules(const char *path, struct sensor_config *cfg)
 	struct dpi *dpi = dpi_new(err, sizeof err);
 	struct detect_config dc = { .sensor_name = "check", .max_engaged = 16 };
 	struct detect *det = dpi ? detect_new(&dc, dpi, NULL, NULL, err, sizeof err) : NULL;
+	/* Module scopes only need their ops registered to be checked. */
+	if (det != NULL) {
+		detect_register(det, &dnsmon_ops, NULL);
+		detect_register(det, &icmpmon_ops, NULL);
+	}
 	int bad = det == NULL || detect_set_rules(det, rs, err, sizeof err) != 0;
 	detect_free(det);
 	dpi_free(dpi);
@@ -344,6 +358,9 @@ main(int argc, char **argv)
 		case OPT_MAX_HOSTS: cfg.max_hosts = num_arg("--max-hosts", optarg, 16, 1u << 24); break;
 		case OPT_MAX_DESTS: cfg.max_dests = num_arg("--max-dests", optarg, 16, 1u << 26); break;
 		case OPT_MAX_ENGAGED: cfg.max_engaged = num_arg("--max-engaged", optarg, 16, 1u << 24); break;
+		case OPT_MAX_DNS_PAIRS: cfg.max_dns_pairs = num_arg("--max-dns-pairs", optarg, 16, 1u << 24); break;
+		case OPT_MAX_DNS_DOMAINS: cfg.max_dns_domains = num_arg("--max-dns-domains", optarg, 1, 4096); break;
+		case OPT_MAX_ICMP_PAIRS: cfg.max_icmp_pairs = num_arg("--max-icmp-pairs", optarg, 16, 1u << 24); break;
 		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;
 		case 'Z': user = optarg; break;

@@ -28,6 +28,23 @@ enum metric_id {
 	M_DEST_OUT_BYTES,
 	M_DEST_IN_BYTES,
 	M_DEST_OUT_RATIO,
+	/* dnsmon: per (internal host sending the queries, registered domain). */
+	M_DNS_QUERIES,
+	M_DNS_QNAME_BYTES,
+	M_DNS_ANSWER_BYTES,
+	M_DNS_SUBDOMAINS,
+	M_DNS_LABEL_MAX,
+	M_DNS_LABEL_AVG,
+	M_DNS_ENTROPY,
+	M_DNS_QTYPE_SHARE,
+	M_DNS_RISKY_FLOWS,
+	/* icmpmon: per (internal host, external peer), ICMP/ICMPv6 echo. */
+	M_ICMP_OUT_BYTES,
+	M_ICMP_IN_BYTES,
+	M_ICMP_OUT_PACKETS,
+	M_ICMP_ODD_PACKETS,
+	M_ICMP_LARGE_PACKETS,
+	M_ICMP_ENTROPY,
 	M__COUNT
 };
 

@@ -12,10 +12,12 @@
 
 #include "alert.h"
 #include "detect.h"
+#include "dnsmon.h"
 #include "dpi.h"
 #include "flow.h"
 #include "frag.h"
 #include "host.h"
+#include "icmpmon.h"
 #include "json.h"
 #include "log.h"
 #include "netset.h"
@@ -93,6 +95,9 @@ sensor_config_defaults(struct sensor_config *cfg)
 	cfg->max_hosts = 16384;
 	cfg->max_dests = 131072;
 	cfg->max_engaged = 65536;
+	cfg->max_dns_pairs = 32768;
+	cfg->max_dns_domains = 64;
+	cfg->max_icmp_pairs = 16384;
 	cfg->timeout_s[FLOW_TC_TCP_OPEN] = 300;
 	cfg->timeout_s[FLOW_TC_TCP_CLOSED] = 10;
 	cfg->timeout_s[FLOW_TC_UDP] = 120;
@@ -261,8 +266,10 @@ sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 	}
 	env.state_dirfd = s->state_dirfd;
 	/* Each module: if (sensor_add_module(s, &x_ops, x_new(&env, err, errlen)) != 0) return -1; */
-	(void)sensor_add_module;
-	(void)env;
+	if (sensor_add_module(s, &dnsmon_ops, dnsmon_new(&env, err, errlen)) != 0)
+		return -1;
+	if (sensor_add_module(s, &icmpmon_ops, icmpmon_new(&env, err, errlen)) != 0)
+		return -1;
 	return 0;
 }
 
