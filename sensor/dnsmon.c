@@ -27,9 +27,10 @@
 #define HLL_REGS	64			/* 1.04/sqrt(64): ~13 % error, exact-ish when small */
 #define NAME_KEEP	96			/* registered domain text kept per pair */
 #define NSAMPLES	3
-#define SAMPLE_MAX	72
+#define SAMPLE_MAX	48			/* raw bytes of a sample name kept */
 #define NFLOWS		2
 #define FWD_SLOTS	4096			/* recent client questions (direct-mapped) */
+#define PSL_SLOTS	128			/* registered domains of recent suffixes */
 
 /* Minute counters of a pair. */
 enum { RC_QUERIES, RC_QNAME, RC_ANSWER, RC__N };
@@ -72,7 +73,8 @@ struct dns_pair {
 	struct ip_addr server;
 	uint8_t nsample;
 	char name[NAME_KEEP];
-	char sample[NSAMPLES][SAMPLE_MAX];
+	uint8_t sample_len[NSAMPLES];
+	uint8_t sample[NSAMPLES][SAMPLE_MAX];	/* raw name bytes, escaped when an alert shows them */
 	struct dns_flowref flows[NFLOWS];
 };
 
@@ -81,6 +83,13 @@ struct dns_host {
 	struct ip_addr addr;
 	uint32_t head;		/* first pair slot, TABLE_NIL if none */
 	uint32_t npairs;
+};
+
+/* A cached libpsl answer. */
+struct psl_slot {
+	uint64_t h;
+	uint8_t len;
+	char suffix[NAME_KEEP], dom[NAME_KEEP];
 };
 
 struct fwd_slot {
@@ -96,6 +105,7 @@ struct dnsmon {
 	size_t per_host;
 	uint64_t seed;
 	struct fwd_slot *fwd;
+	struct psl_slot psl[PSL_SLOTS];
 	struct dnsmon_stats st;
 };
 
@@ -396,19 +406,45 @@ struct qname_split {
 	size_t prefix_bytes;	/* bytes of the labels before it, with their dots */
 };
 
+/*
+ * The registered domain of an all-LDH suffix, through a small cache: libpsl
+ * is the costliest step per query, and a tunnel or a flood asks about the
+ * same few suffixes over and over.
+ */
+static const char *
+registered(struct dnsmon *m, const char *suffix, size_t n, char *out, size_t cap)
+{
+	uint64_t h = hash_bytes(suffix, n, 0x951);
+	struct psl_slot *c = &m->psl[h & (PSL_SLOTS - 1)];
+
+	if (c->h == h && c->len == n && memcmp(c->suffix, suffix, n) == 0) {
+		snprintf(out, cap, "%s", c->dom);
+		return out;
+	}
+	if (domain_registered(suffix, out, cap) == NULL)
+		return NULL;
+	if (n < sizeof c->suffix && strlen(out) < sizeof c->dom) {
+		c->h = h;
+		c->len = (uint8_t)n;
+		memcpy(c->suffix, suffix, n);
+		snprintf(c->dom, sizeof c->dom, "%s", out);
+	}
+	return out;
+}
+
 static int
-split_name(const struct dns_msg *d, struct qname_split *q)
+split_name(struct dnsmon *m, const struct dns_msg *d, struct qname_split *q)
 {
 	size_t k = d->nlabels, dots = 0;
-	char suffix[DOMAIN_MAX];
+	const char *suffix;
 
 	/* Encoded labels (base128, binary) are not hostnames: libpsl only sees the LDH tail. */
 	while (k > 0 && d->lab_ldh[k - 1])
 		k--;
 	if (k == d->nlabels)
 		return -1;
-	snprintf(suffix, sizeof suffix, "%s", (const char *)d->name + d->lab_off[k]);
-	if (domain_registered(suffix, q->dom, sizeof q->dom) == NULL)
+	suffix = (const char *)d->name + d->lab_off[k];
+	if (registered(m, suffix, d->name_len - d->lab_off[k], q->dom, sizeof q->dom) == NULL)
 		return -1;
 	for (const char *s = q->dom; *s; s++)
 		dots += *s == '.';
@@ -419,14 +455,14 @@ split_name(const struct dns_msg *d, struct qname_split *q)
 	return 0;
 }
 
-/* "a\xff.b": a name for the evidence, non-printable bytes escaped as \DDD (RFC 4343). */
+/* Name bytes for the evidence, non-printable ones escaped as \DDD (RFC 4343). */
 static void
-sample_name(const struct dns_msg *d, char *out, size_t cap)
+sample_text(const uint8_t *name, size_t n, char *out, size_t cap)
 {
 	size_t o = 0;
 
-	for (size_t i = 0; i < d->name_len && o + 5 < cap; i++) {
-		uint8_t ch = d->name[i];
+	for (size_t i = 0; i < n && o + 5 < cap; i++) {
+		uint8_t ch = name[i];
 		if (ch > 0x20 && ch < 0x7f && ch != '\\')
 			out[o++] = (char)ch;
 		else
@@ -489,7 +525,9 @@ account_query(struct dnsmon *m, struct dns_pair *p, const struct dns_msg *d,
 		ep->label_chars += (uint32_t)chars;
 		ep->entropy_sum += (float)entropy_bytes(buf, n);
 		hll_add(ep->hll, hash_bytes(d->name, q->prefix_bytes, 0x5eed));
-		sample_name(d, p->sample[p->nsample % NSAMPLES], SAMPLE_MAX);
+		size_t sl = d->name_len < SAMPLE_MAX ? d->name_len : SAMPLE_MAX;
+		memcpy(p->sample[p->nsample % NSAMPLES], d->name, sl);
+		p->sample_len[p->nsample % NSAMPLES] = (uint8_t)sl;
 		p->nsample = (uint8_t)((p->nsample + 1) % (2 * NSAMPLES));
 	}
 	(void)dir;
@@ -524,13 +562,18 @@ dns_message(struct dnsmon *m, struct flow *f, int dir, const struct pkt *pk, con
 	const struct ip_addr *server = d.is_response ? &pk->src : &pk->dst;
 	int client_internal = d.is_response ? dst_internal : src_internal;
 	int server_internal = d.is_response ? src_internal : dst_internal;
-	if (!client_internal || d.nlabels == 0 || split_name(&d, &q) != 0) {
+	if (!client_internal || d.nlabels == 0) {
 		m->st.ignored++;
 		return;
 	}
+	/* Before the domain lookup: a resolver forwards as much as its clients ask. */
 	uint64_t qh = hash_bytes(d.name, d.name_len, 0xf0f0);
 	if (forwarded(m, qh, client, pk->ts_us)) {
 		m->st.forwarded += !d.is_response;
+		return;
+	}
+	if (split_name(m, &d, &q) != 0) {
+		m->st.ignored++;
 		return;
 	}
 	if (!d.is_response && server_internal) {
@@ -760,9 +803,13 @@ dnsmon_evidence(void *mod, const struct subject *s, const struct rule *r, struct
 	json_dbl_kv(&j, "label_avg", sh.labels ? floor(10.0 * sh.label_chars / sh.labels + 0.5) / 10 : 0);
 	json_dbl_kv(&j, "entropy", sh.named ? floor(100.0 * sh.entropy_sum / sh.named + 0.5) / 100 : 0);
 	json_arr_open(&j, "samples");
-	for (int i = 0; i < NSAMPLES; i++)
-		if (p->sample[i][0])
-			json_str_kv(&j, NULL, p->sample[i]);
+	for (int i = 0; i < NSAMPLES; i++) {
+		char txt[4 * SAMPLE_MAX + 1];
+		if (p->sample_len[i] == 0)
+			continue;
+		sample_text(p->sample[i], p->sample_len[i], txt, sizeof txt);
+		json_str_kv(&j, NULL, txt);
+	}
 	json_arr_close(&j);
 	json_obj_open(&j, "qtypes");
 	for (int i = 0; i < QT__N; i++)
