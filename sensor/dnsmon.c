@@ -94,7 +94,7 @@ struct psl_slot {
 
 struct fwd_slot {
 	uint64_t qhash;
-	struct ip_addr server;
+	struct ip_addr server, client;
 	uint64_t t_us;
 };
 
@@ -535,14 +535,41 @@ account_query(struct dnsmon *m, struct dns_pair *p, const struct dns_msg *d,
 	p->server = pk->dst;
 }
 
-/* Was this question (hash qh) asked of host by an internal client just now? */
-static int
+/* The internal client that asked host this question (hash qh) just now, or NULL. */
+static const struct ip_addr *
 forwarded(struct dnsmon *m, uint64_t qh, const struct ip_addr *host, uint64_t now)
 {
 	const struct fwd_slot *s = &m->fwd[qh & (FWD_SLOTS - 1)];
 
-	return s->qhash == qh && addr_eq(&s->server, host) &&
-	    now - s->t_us <= (uint64_t)DNSMON_FORWARD_S * 1000000u;
+	if (s->qhash == qh && addr_eq(&s->server, host) &&
+	    now - s->t_us <= (uint64_t)DNSMON_FORWARD_S * 1000000u)
+		return &s->client;
+	return NULL;
+}
+
+/*
+ * nDPI's risks on a forwarded query's flow (the resolver's own flow, often
+ * one per question) are evidence about the client that asked: credited to
+ * the client's pair, counted once per flow at its first response.
+ */
+static void
+credit_risk(struct dnsmon *m, const struct dns_msg *d, const struct ip_addr *client,
+    const struct flow *f, int dir, uint64_t now)
+{
+	struct qname_split q;
+	struct dns_key k;
+	struct dns_pair *p;
+
+	if (split_name(m, d, &q) != 0)
+		return;
+	memset(&k, 0, sizeof k);
+	k.host = *client;
+	k.dom = hash_bytes(q.dom, strlen(q.dom), m->seed);
+	if ((p = table_lookup(m->pairs, &k, pair_hash(m, &k))) == NULL)
+		return;
+	p->risk |= f->app_risk;
+	if (d->is_response && f->pkts[dir] == 1)
+		epoch_cur(p, now)->risky++;
 }
 
 static void
@@ -568,8 +595,11 @@ dns_message(struct dnsmon *m, struct flow *f, int dir, const struct pkt *pk, con
 	}
 	/* Before the domain lookup: a resolver forwards as much as its clients ask. */
 	uint64_t qh = hash_bytes(d.name, d.name_len, 0xf0f0);
-	if (forwarded(m, qh, client, pk->ts_us)) {
+	const struct ip_addr *asker = forwarded(m, qh, client, pk->ts_us);
+	if (asker != NULL) {
 		m->st.forwarded += !d.is_response;
+		if (f->app_risk != 0)
+			credit_risk(m, &d, asker, f, dir, pk->ts_us);
 		return;
 	}
 	if (split_name(m, &d, &q) != 0) {
@@ -580,6 +610,7 @@ dns_message(struct dnsmon *m, struct flow *f, int dir, const struct pkt *pk, con
 		struct fwd_slot *s = &m->fwd[qh & (FWD_SLOTS - 1)];
 		s->qhash = qh;
 		s->server = *server;
+		s->client = *client;
 		s->t_us = pk->ts_us;
 	}
 	struct dns_pair *p = pair_get(m, client, q.dom, pk->ts_us);

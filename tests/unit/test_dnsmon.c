@@ -185,6 +185,7 @@ struct dt {
 	struct detect *d;
 	void *mod;
 	struct sensor_config cfg;
+	uint64_t risk;		/* nDPI risk bits the next packets' flows carry */
 	struct rec rec;
 };
 
@@ -280,6 +281,7 @@ dns_send(struct dt *t, const char *src, const char *dst, int tcp, const struct m
 		f->resp_internal = (uint8_t)netset_contains(t->n.home, flow_responder(f, NULL));
 	}
 	flow_account(t->n.flows, f, &p, dir);
+	f->app_risk = t->risk;	/* as dpi.c sets it once the flow is classified */
 	if (f->init_internal || f->resp_internal) {
 		host_account(t->n.hosts, f, dir, &p);
 		dnsmon_ops.packet(t->mod, f, dir, &p);
@@ -457,6 +459,39 @@ test_dnsmon_resolver_forwarded_queries_are_the_clients(void)
 	dt_free(&t);
 }
 
+/*
+ * nDPI flags the resolver's upstream flows (one per question), not the
+ * client's single flow: those risks are the client's evidence.
+ */
+static void
+test_dnsmon_risks_on_forwarded_flows_credit_the_client(void)
+{
+	struct dt t;
+	struct msgbuf m;
+
+	DT_INIT(&t, R_BYTES, 256, 16);
+	for (int i = 0; i < 12; i++) {
+		char name[200];
+		uint64_t ts = PB_T0 + (uint64_t)i * PB_SEC;
+		name_i(name, sizeof name, (unsigned)i, 96, "t.tunnel.example");
+		build_msg(&m, name, 10, 0, 0);
+		t.risk = 0;
+		dns_send(&t, "10.0.0.5", "10.0.0.53", 0, &m, ts);
+		t.risk = 1ull << 3;	/* any risk bit: dpi_risk_names() names it */
+		dns_send(&t, "10.0.0.53", "203.0.113.53", 0, &m, ts + 1000);
+		build_msg(&m, name, 10, 1, 100);
+		dns_send(&t, "203.0.113.53", "10.0.0.53", 0, &m, ts + 2000);
+		t.risk = 0;
+		dns_send(&t, "10.0.0.53", "10.0.0.5", 0, &m, ts + 3000);
+	}
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 20 * PB_SEC);
+	CHECK_EQ_U(t.rec.n, 1);
+	/* The test's upstream queries share one flow (same ports): counted once. */
+	CHECK(strstr(t.rec.a[0].extra, "\"risky_flows\":1") != NULL);
+	CHECK(strstr(t.rec.a[0].extra, "\"risks\":\"\"") == NULL);
+	dt_free(&t);
+}
+
 static void
 test_dnsmon_reads_tcp_with_length_prefix(void)
 {
@@ -599,6 +634,7 @@ T_MAIN("dnsmon",
     T(test_dnsmon_volume_rule_fires_above_threshold_not_at_it),
     T(test_dnsmon_encoded_rule_fires_at_threshold_not_below),
     T(test_dnsmon_resolver_forwarded_queries_are_the_clients),
+    T(test_dnsmon_risks_on_forwarded_flows_credit_the_client),
     T(test_dnsmon_reads_tcp_with_length_prefix),
     T(test_dnsmon_malformed_counted_and_skipped),
     T(test_dnsmon_per_host_cap_keeps_the_heaviest_domain),
