@@ -34,6 +34,7 @@ enum {
 	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
 	OPT_STATE_DIR, OPT_MAX_DEST_DETAILS, OPT_EVIDENCE_DIR, OPT_EVIDENCE_RING, OPT_EVIDENCE_MAX,
 	OPT_MAX_PEERS, OPT_MAX_CONNS, OPT_MAX_BASELINE_HOSTS,
+	OPT_MAX_DNS_PAIRS, OPT_MAX_DNS_DOMAINS, OPT_MAX_ICMP_PAIRS,
 };
 
 static const struct option long_opts[] = {
@@ -69,6 +70,9 @@ static const struct option long_opts[] = {
 	{ "max-peers", required_argument, NULL, OPT_MAX_PEERS },
 	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 	{ "max-baseline-hosts", required_argument, NULL, OPT_MAX_BASELINE_HOSTS },
+	{ "max-dns-pairs", required_argument, NULL, OPT_MAX_DNS_PAIRS },
+	{ "max-dns-domains", required_argument, NULL, OPT_MAX_DNS_DOMAINS },
+	{ "max-icmp-pairs", required_argument, NULL, OPT_MAX_ICMP_PAIRS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 	{ "user", required_argument, NULL, 'Z' },
@@ -139,6 +143,9 @@ usage(FILE *f)
 "      --max-peers N        (host, destination domain) ledger entries (default 32768)\n"
 "      --max-conns N        long open connections tracked (default 16384)\n"
 "      --max-baseline-hosts N  hosts with a learned hourly baseline (default 16384)\n"
+"      --max-dns-pairs N    (host, DNS registered domain) pairs tracked (default 32768)\n"
+"      --max-dns-domains N  domains tracked per host; the heaviest stay (default 64)\n"
+"      --max-icmp-pairs N   (host, peer) ICMP echo pairs tracked (default 16384)\n"
 "      --timeout CLASS=S    flow idle timeout: tcp, tcp-closed, udp, other\n"
 "  -v, --verbose   -V, --version   -h, --help\n");
 }
@@ -371,6 +378,9 @@ main(int argc, char **argv)
 		case OPT_MAX_BASELINE_HOSTS:
 			cfg.max_baseline_hosts = num_arg("--max-baseline-hosts", optarg, 16, 1u << 22);
 			break;
+		case OPT_MAX_DNS_PAIRS: cfg.max_dns_pairs = num_arg("--max-dns-pairs", optarg, 16, 1u << 24); break;
+		case OPT_MAX_DNS_DOMAINS: cfg.max_dns_domains = num_arg("--max-dns-domains", optarg, 1, 4096); break;
+		case OPT_MAX_ICMP_PAIRS: cfg.max_icmp_pairs = num_arg("--max-icmp-pairs", optarg, 16, 1u << 24); break;
 		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;
 		case 'Z': user = optarg; break;

@@ -48,6 +48,23 @@ enum metric_id {
 	M_BASELINE_RATIO,		/* out / in this clock hour */
 	M_BASELINE_RATIO_EXCESS,	/* that / (forecast + band) of the ratio */
 	M_BASELINE_HOURS,		/* hours learned */
+	/* dnsmon: per (internal host sending the queries, registered domain). */
+	M_DNS_QUERIES,
+	M_DNS_QNAME_BYTES,
+	M_DNS_ANSWER_BYTES,
+	M_DNS_SUBDOMAINS,
+	M_DNS_LABEL_MAX,
+	M_DNS_LABEL_AVG,
+	M_DNS_ENTROPY,
+	M_DNS_QTYPE_SHARE,
+	M_DNS_RISKY_FLOWS,
+	/* icmpmon: per (internal host, external peer), ICMP/ICMPv6 echo. */
+	M_ICMP_OUT_BYTES,
+	M_ICMP_IN_BYTES,
+	M_ICMP_OUT_PACKETS,
+	M_ICMP_ODD_PACKETS,
+	M_ICMP_LARGE_PACKETS,
+	M_ICMP_ENTROPY,
 	M__COUNT
 };
 

@@ -14,11 +14,13 @@
 #include "baseline.h"
 #include "conn.h"
 #include "detect.h"
+#include "dnsmon.h"
 #include "dpi.h"
 #include "evidence.h"
 #include "flow.h"
 #include "frag.h"
 #include "host.h"
+#include "icmpmon.h"
 #include "json.h"
 #include "log.h"
 #include "netset.h"
@@ -102,6 +104,9 @@ sensor_config_defaults(struct sensor_config *cfg)
 	cfg->max_peers = 32768;
 	cfg->max_conns = 16384;
 	cfg->max_baseline_hosts = 16384;
+	cfg->max_dns_pairs = 32768;
+	cfg->max_dns_domains = 64;
+	cfg->max_icmp_pairs = 16384;
 	cfg->timeout_s[FLOW_TC_TCP_OPEN] = 300;
 	cfg->timeout_s[FLOW_TC_TCP_CLOSED] = 10;
 	cfg->timeout_s[FLOW_TC_UDP] = 120;
@@ -289,12 +294,16 @@ sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 		return -1;
 	if (sensor_add_module(s, &baseline_ops, baseline_new(&env, err, errlen)) != 0)
 		return -1;
+	if (sensor_add_module(s, &dnsmon_ops, dnsmon_new(&env, err, errlen)) != 0)
+		return -1;
+	if (sensor_add_module(s, &icmpmon_ops, icmpmon_new(&env, err, errlen)) != 0)
+		return -1;
 	return 0;
 }
 
 /* Every module's ops: --check-rules registers their scopes without building them. */
 static const struct detector_ops *const module_ops[] = {
-	&peer_ops, &conn_ops, &baseline_ops,
+	&peer_ops, &conn_ops, &baseline_ops, &dnsmon_ops, &icmpmon_ops,
 };
 
 void

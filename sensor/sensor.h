@@ -44,6 +44,8 @@ struct sensor_config {
 	size_t max_peers;		/* peer.c's (host, destination domain) ledger */
 	size_t max_conns;		/* conn.c: long connections tracked */
 	size_t max_baseline_hosts;	/* baseline.c: hosts with a learned baseline */
+	size_t max_dns_pairs, max_dns_domains;	/* dnsmon: (host, domain) pairs; domains per host */
+	size_t max_icmp_pairs;			/* icmpmon: (host, peer) pairs */
 	uint32_t timeout_s[4];		/* flow idle timeouts: tcp, tcp-closed, udp, other */
 	int quiet;			/* no periodic stats on stderr */
 	int progress;			/* -1 auto (stderr is a terminal), 0 off, 1 on */

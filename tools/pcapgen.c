@@ -16,9 +16,10 @@
  *          starts: peak flow-table memory divided by N is the cost per flow.
  *   flood  N packets of table-filling noise spread evenly over [-t START,
  *          START + -d SECONDS): unanswered SYNs, DNS queries for random
- *          subdomains, stray TCP/UDP packets and pings, each between fresh
- *          random addresses (internal ones anywhere in 10.0.0.0/8) and
- *          ports. The load test mixes it into a real capture (pcapmerge).
+ *          subdomains and random domains, stray TCP/UDP packets and pings,
+ *          between fresh random addresses (internal ones anywhere in
+ *          10.0.0.0/8) and ports, or from 64 scanning hosts to many peers
+ *          and domains. The load test mixes it into a real capture (pcapmerge).
  *   long   one TCP connection open for -d SECONDS from -t START_EPOCH:
  *          10.20.1.60 -> 203.0.113.60:443, a -l BYTES segment of random
  *          bytes out every -i SECONDS, each acknowledged, then FIN both
@@ -763,9 +764,10 @@ gen_flows(struct gen *g, uint64_t nflows)
  * Every event is one packet (two for an answered DNS query or ping) between
  * fresh random addresses and ports, so almost every packet opens a new flow
  * and a new internal host: what a SYN flood or a scan with spoofed sources
- * does to a sensor's tables. Half of the outbound SYNs come from a few
- * scanning hosts instead, so some hosts have thousands of peers and the
- * (host, peer) table fills too. Internal addresses are anywhere in
+ * does to a sensor's tables. Half of the outbound SYNs, of the DNS queries
+ * and of the pings come from a few scanning hosts instead, so some hosts
+ * have thousands of peers, domains and echo peers, and the (host, peer),
+ * (host, domain) and ICMP pair tables fill too. Internal addresses are anywhere in
  * 10.0.0.0/8 and every packet carries at most 512 payload bytes, so no host
  * comes near a volume threshold: the flood is noise, not exfiltration.
  */
@@ -838,16 +840,44 @@ flood_time(uint64_t i, uint64_t n, uint64_t dur_us)
 	return i * (dur_us / n) + i * (dur_us % n) / n;
 }
 
+/* "<lo-hi random letters and digits>" at name, returns its length. */
+static size_t
+flood_label(struct rng *r, char *name, size_t cap, uint32_t lo, uint32_t hi)
+{
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	uint32_t n = rng_range(r, lo, hi), i;
+
+	for (i = 0; i < n && i + 1 < cap; i++)
+		name[i] = alnum[rng_below(r, sizeof alnum - 1)];
+	name[i] = '\0';
+	return i;
+}
+
 /* "<20-60 random letters and digits>.flood-<0..7>.example" */
 static void
 flood_name(struct rng *r, char *name, size_t cap)
 {
-	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-	uint32_t n = rng_range(r, 20, 60), i;
+	size_t i = flood_label(r, name, cap, 20, 60);
 
-	for (i = 0; i < n && i + 1 < cap; i++)
-		name[i] = alnum[rng_below(r, sizeof alnum - 1)];
 	snprintf(name + i, cap - i, ".flood-%u.example", rng_below(r, 8));
+}
+
+/*
+ * What the scanning hosts look up: half random short subdomains of the
+ * eight flood domains (a random-subdomain, "water torture" flood: one
+ * (host, domain) pair each, however many names), half random registered
+ * domains (more domains per host than dnsmon keeps: --max-dns-domains).
+ * Labels of 6-12 characters: a flood, not an encoded tunnel.
+ */
+static void
+flood_scanner_name(struct rng *r, char *name, size_t cap)
+{
+	size_t i = flood_label(r, name, cap, 6, 12);
+
+	if (rng_below(r, 2))
+		snprintf(name + i, cap - i, ".flood-%u.example", rng_below(r, 8));
+	else
+		snprintf(name + i, cap - i, ".%s", pg_tld[rng_below(r, NELEM(pg_tld))]);
 }
 
 /* One event: (a) SYN, (b) DNS query, (c) a data packet, (d) ICMP echo. */
@@ -874,8 +904,15 @@ flood_event(struct gen *g, uint64_t target, uint64_t dur_us)
 		struct wbuf w = { g->seg, 0, sizeof g->seg, 0 };
 		unsigned id = (unsigned)rng_below(r, 65536), qt = qtypes[rng_below(r, 3)];
 
-		flood_conn(&c, r, in, eph, fl_resolvers[rng_below(r, NELEM(fl_resolvers))], 53, 17);
-		flood_name(r, name, sizeof name);
+		/* Half from fresh hosts (long random names: the pair table churns),
+		 * half from the scanning hosts (their per-host domain cap churns). */
+		int scan = kind >= 53;
+		flood_conn(&c, r, scan ? flood_scanner(r) : in, eph,
+		    fl_resolvers[rng_below(r, NELEM(fl_resolvers))], 53, 17);
+		if (scan)
+			flood_scanner_name(r, name, sizeof name);
+		else
+			flood_name(r, name, sizeof name);
 		build_dns(&w, id, name, qt, 0, 0, r);
 		emit_udp(o, flood_time(o->packets, target, dur_us), &c, 0, w.p, w.len);
 		if (room && rng_below(r, 2)) {
@@ -895,7 +932,8 @@ flood_event(struct gen *g, uint64_t target, uint64_t dur_us)
 		else
 			emit_udp(o, flood_time(o->packets, target, dur_us), &c, 0, g->seg, len);
 	} else {                        /* ping (RFC 792) a random peer, half answered */
-		flood_conn(&c, r, in, 0, ex, 0, 1);
+		/* Half from the scanning hosts: one (host, peer) echo pair each, a sweep. */
+		flood_conn(&c, r, kind >= 95 ? flood_scanner(r) : in, 0, ex, 0, 1);
 		emit_icmp_echo(o, flood_time(o->packets, target, dur_us), &c, 0, eph, 1);
 		if (room && rng_below(r, 2))
 			emit_icmp_echo(o, flood_time(o->packets, target, dur_us), &c, 1, eph, 1);

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Under load (issue #7): a flood of ~2 M generated packets (pcapgen flood:
-# unanswered SYNs, DNS queries for random subdomains, stray TCP/UDP packets
-# and pings between random addresses, internal ones anywhere in 10.0.0.0/8)
-# is interleaved by timestamp with pcaps/breach.pcap over the breach's 45 s,
-# and replayed through the sensor with small table caps. It must:
+# unanswered SYNs, DNS queries for random subdomains and random domains,
+# stray TCP/UDP packets and pings between random addresses, internal ones
+# anywhere in 10.0.0.0/8, and from 64 scanning hosts to many peers and
+# domains) is interleaved by timestamp with pcaps/breach.pcap over the
+# breach's 45 s, with the DNS and ICMP tunnel captures moved into the same
+# 45 s (pcapstretch -f 1 -s), and replayed through the sensor with small
+# table caps. It must:
 #   - exit 0 having read every packet, without a sanitizer report,
 #   - stay under a memory bound computed from the caps (below), a bound that
 #     an uncapped run exceeds many times over,
 #   - count its evictions and keep every table within its cap,
 #   - still raise elephant-upload-10m for 10.20.1.23 -> 203.0.113.66,
+#     dns-tunnel for 10.20.1.41 (exfil-tunnel.net) and icmp-tunnel for
+#     10.20.1.42 -> 198.51.100.99,
 #   - raise nothing of severity medium or above on a flood source.
 #
 #   OUTFLOW=build/asan/outflow tests/integration/test_flood.sh   # under sanitizers
@@ -23,8 +28,10 @@
 #   hosts    4096 x (5.3 KB + 8 B),  dests 16384 x (440 B + 8 B)
 #   plus 1024 destinations with full minute/hour rings (1.4 KB each),
 #   engaged  1024 x (130 B + 8 B),  peers 4096 x (864 B + 8 B)
-# = ~11 MiB + 1.2 x 93 MiB = ~123 MiB; with
-# the default caps the same flood needs over 1 GiB. Under ASan (shadow
+#   dns      8192 x (976 B pair + 8 B + 40 B host entry + 8 B) + 128 KiB of
+#            recent client questions; icmp 4096 x (440 B + 8 B)
+# = ~11 MiB + 1.2 x ~105 MiB = ~137 MiB; with the default caps the same
+# flood needs over 1 GiB. Under ASan (shadow
 # memory, quarantine) RSS says nothing about the tables: those two checks
 # are skipped there.
 set -uo pipefail
@@ -34,8 +41,11 @@ pcapgen=build/tools/pcapgen
 pcapmerge=build/tools/pcapmerge
 breach=pcaps/breach.pcap
 packets=${FLOOD_PACKETS:-2000000}
-caps=(--max-flows 65536 --max-hosts 4096 --max-dests 16384 --max-engaged 1024 --max-peers 4096)
+caps=(--max-flows 65536 --max-hosts 4096 --max-dests 16384 --max-engaged 1024 --max-peers 4096
+	--max-dns-pairs 8192 --max-dns-domains 16 --max-icmp-pairs 4096)
 culprit=10.20.1.23 receiver=203.0.113.66
+dns_culprit=10.20.1.41 dns_domain=exfil-tunnel.net icmp_culprit=10.20.1.42 icmp_peer=198.51.100.99
+pcapstretch=build/tools/pcapstretch
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0 t0=$SECONDS
@@ -54,7 +64,8 @@ finish() {
 	[ "$fail" -eq 0 ]
 	exit
 }
-for f in "$outflow" "$pcapgen" "$pcapmerge" "$breach"; do
+for f in "$outflow" "$pcapgen" "$pcapmerge" "$pcapstretch" "$breach" pcaps/dns-tunnel.pcap \
+    pcaps/icmp-tunnel.pcap; do
 	if [ ! -e "$f" ]; then
 		result 1 setup "$f is missing: run make (captures: pcaps/record.sh)"; finish
 	fi
@@ -81,7 +92,8 @@ run() {
 	local cmd=("$outflow" -r "$cap" -q --stats-interval 0 -o "$tmp/$name.json" "${scaled[@]}" "$@")
 	: >"$tmp/$name.json"
 	if [ "$cap" = - ]; then
-		"$pcapmerge" -o - "$tmp/flood.pcap" "$breach" 2>"$tmp/$name.merge" |
+		"$pcapmerge" -o - "$tmp/flood.pcap" "$breach" "$tmp/dns.pcap" "$tmp/icmp.pcap" \
+			2>"$tmp/$name.merge" |
 			measure "$tmp/$name.res" "${cmd[@]}" 2>"$tmp/$name.err"
 	else
 		measure "$tmp/$name.res" "${cmd[@]}" 2>"$tmp/$name.err" </dev/null
@@ -106,7 +118,14 @@ if [ -z "$start" ] || ! "$pcapgen" flood -o "$tmp/flood.pcap" -p "$packets" -s 1
     2>"$tmp/gen.log"; then
 	result 1 setup "cannot generate the flood: $(cat "$tmp/gen.log")"; finish
 fi
-echo "# $(sed 's/^pcapgen: [^:]*: //' "$tmp/gen.log"), from $start for 45 s, merged with $breach"
+# The tunnels 10 s and 20 s into the breach's 45 s, their own timing kept.
+s0=${start%.*}
+if ! "$pcapstretch" -f 1 -s $((s0 + 10)) pcaps/dns-tunnel.pcap "$tmp/dns.pcap" >"$tmp/stretch.log" 2>&1 ||
+    ! "$pcapstretch" -f 1 -s $((s0 + 20)) pcaps/icmp-tunnel.pcap "$tmp/icmp.pcap" >>"$tmp/stretch.log" 2>&1; then
+	result 1 setup "cannot move the tunnel captures: $(cat "$tmp/stretch.log")"; finish
+fi
+echo "# $(sed 's/^pcapgen: [^:]*: //' "$tmp/gen.log"), from $start for 45 s, merged with $breach," \
+	"dns-tunnel and icmp-tunnel"
 
 # The flood with small caps; the baseline with the same options.
 run capped - "${caps[@]}"
@@ -125,6 +144,11 @@ for line in open(sys.argv[1], errors='replace'):
         final = json.loads(line)
 if final:
     f, h, a = final['flows'], final['hosts'], final['alerts']
+    dns, icmp = final['detectors']['dns'], final['detectors']['icmp']
+    for k in ('pairs', 'pairs_capacity', 'pairs_evicted', 'host_cap_evicted', 'hosts'):
+        print('dns_%s=%d' % (k, dns[k]))
+    for k in ('pairs', 'pairs_capacity', 'pairs_evicted'):
+        print('icmp_%s=%d' % (k, icmp[k]))
     for k, v in (('packets', final['capture']['packets']), ('flows_active', f['active']),
                  ('flows_cap', f['capacity']), ('flows_evicted', f['evicted']),
                  ('hosts_active', h['active']), ('hosts_cap', h['capacity']),
@@ -138,15 +162,16 @@ while IFS='=' read -r k v; do s[$k]=$v; done <"$tmp/stats"
 if [ "${#s[@]}" -eq 0 ]; then
 	result 1 final_stats "no final stats line on stderr"; finish
 fi
-# pcapmerge says "pcapmerge: N packets from 2 captures" when it wrote them all.
-want=$(sed -n 's/^pcapmerge: \([0-9]*\) packets from 2 captures$/\1/p' "$tmp/capped.merge")
+# pcapmerge says "pcapmerge: N packets from 4 captures" when it wrote them all.
+want=$(sed -n 's/^pcapmerge: \([0-9]*\) packets from 4 captures$/\1/p' "$tmp/capped.merge")
 result $(( ${want:-0} <= packets || s[packets] != ${want:-0} )) reads_every_packet \
 	"${s[packets]} of ${want:-?} merged packets"
 [ -n "$want" ] || sed 's/^/  /' "$tmp/capped.merge"
 
 # Memory.
 peak=$(field capped 2) base=$(field baseline 2)
-tables=$(( 65536 * (240 + 8 + 704) + 4096 * (5312 + 8) + 16384 * (440 + 8) + 1025 * 1368 + 1024 * (130 + 8) + 4096 * (864 + 8) ))
+tables=$(( 65536 * (240 + 8 + 704) + 4096 * (5312 + 8) + 16384 * (440 + 8) + 1025 * 1368 + 1024 * (130 + 8) +
+	4096 * (864 + 8) + 8192 * (976 + 8 + 40 + 8) + 4096 * 32 + 4096 * (440 + 8) ))
 bound=$(( base + tables * 12 / 10 / 1024 ))
 if [ "$asan" = 1 ]; then
 	echo "ok - flood.rss_within_caps # SKIP under ASan (peak $(mb "$peak"))"; pass=$((pass + 1))
@@ -163,31 +188,44 @@ fi
 
 result $(( s[flows_evicted] == 0 || s[hosts_evicted] == 0 || s[dests_evicted] == 0 )) evictions_counted \
 	"flows ${s[flows_evicted]}, hosts ${s[hosts_evicted]}, destinations ${s[dests_evicted]}"
+result $(( s[dns_pairs_evicted] == 0 || s[dns_host_cap_evicted] == 0 || s[icmp_pairs_evicted] == 0 )) \
+	dns_icmp_evictions_counted "dns pairs ${s[dns_pairs_evicted]}, dns per-host cap" \
+	"${s[dns_host_cap_evicted]}, icmp pairs ${s[icmp_pairs_evicted]}"
+result $(( s[dns_pairs_capacity] != 8192 || s[dns_pairs] > 8192 || s[dns_hosts] > 8192 ||
+	s[icmp_pairs_capacity] != 4096 || s[icmp_pairs] > 4096 )) dns_icmp_tables_within_caps \
+	"dns pairs ${s[dns_pairs]}/8192 (hosts ${s[dns_hosts]}), icmp pairs ${s[icmp_pairs]}/4096"
 result $(( s[flows_cap] != 65536 || s[flows_active] > 65536 || s[hosts_cap] != 4096 ||
 	s[hosts_active] > 4096 || s[dests_cap] != 16384 || s[dests] > 16384 || s[engaged] > 1024 )) \
 	tables_within_caps "flows ${s[flows_active]}/65536, hosts ${s[hosts_active]}/4096," \
 	"destinations ${s[dests]}/16384, engaged ${s[engaged]}/1024"
 
 # Alerts: the breach found, the flood not blamed.
-python3 - "$tmp/capped.json" "$culprit" "$receiver" >"$tmp/alerts" <<'PY'
+python3 - "$tmp/capped.json" "$culprit" "$receiver" "$dns_culprit" "$dns_domain" "$icmp_culprit" \
+    "$icmp_peer" >"$tmp/alerts" <<'PY'
 import json, sys
-path, culprit, receiver = sys.argv[1:]
-found, blamed = 0, []
+path, culprit, receiver, dns_c, dns_d, icmp_c, icmp_p = sys.argv[1:]
+found, dns, icmp, blamed = 0, 0, 0, []
 for line in open(path):
     a = json.loads(line)
-    if (a['alert']['rule'] == 'elephant-upload-10m' and a.get('src_ip') == culprit
-            and a.get('dest_ip') == receiver):
+    rule, src = a['alert']['rule'], a.get('src_ip')
+    if rule == 'elephant-upload-10m' and src == culprit and a.get('dest_ip') == receiver:
         found += 1
-    if a['alert']['severity'] in ('medium', 'high', 'critical') and a.get('src_ip') != culprit:
-        blamed.append('%s %s %s' % (a['alert']['rule'], a['alert']['severity'], a.get('src_ip')))
-print(found, len(blamed), '; '.join(blamed[:5]))
+    if rule == 'dns-tunnel' and src == dns_c and a['evidence'].get('dns', {}).get('domain') == dns_d:
+        dns += 1
+    if rule == 'icmp-tunnel' and src == icmp_c and a.get('dest_ip') == icmp_p:
+        icmp += 1
+    if a['alert']['severity'] in ('medium', 'high', 'critical') and src not in (culprit, dns_c, icmp_c):
+        blamed.append('%s %s %s' % (rule, a['alert']['severity'], src))
+print(found, dns, icmp, len(blamed), '; '.join(blamed[:5]))
 PY
-read -r found nblamed blamed <"$tmp/alerts"
+read -r found dns_found icmp_found nblamed blamed <"$tmp/alerts"
 result $(( found == 0 )) breach_still_detected \
 	"elephant-upload-10m $culprit -> $receiver: $found, $(grep -c . "$tmp/capped.json") alerts in all"
 if [ "$found" = 0 ]; then
 	echo "  # hosts.evicted ${s[hosts_evicted]} in 45 s: the host table turned over every" \
 		"$(( 45000 * 4096 / (s[hosts_evicted] + 1) )) ms, while rules run only on ticks (--tick, 10 s)"
 fi
+result $(( dns_found == 0 )) dns_tunnel_still_detected "dns-tunnel $dns_culprit $dns_domain: $dns_found"
+result $(( icmp_found == 0 )) icmp_tunnel_still_detected "icmp-tunnel $icmp_culprit -> $icmp_peer: $icmp_found"
 result $(( nblamed != 0 )) no_alert_on_flood_sources "$nblamed medium+ alerts on other sources${blamed:+: $blamed}"
 finish

@@ -1,0 +1,642 @@
+/*
+ * test_dnsmon - the DNS tunnel detector: message parsing (compression,
+ * loops, bad labels, truncation), the rules firing at their thresholds and
+ * not just below, attribution through a resolver, and the bounded tables
+ * (per-host cap keeps the heaviest domain, global cap, a random-subdomain
+ * flood of one domain costing one entry).
+ *
+ * Packets go through the flow and host modules (pktbuild.h; home net
+ * 10.0.0.0/8), then to the module's packet hook, as sensor.c does; rules
+ * are evaluated by detect_tick() with the module registered.
+ */
+#include <stdlib.h>
+
+#include "t.h"
+#include "detect.h"
+#include "dnsmon.h"
+#include "pktbuild.h"
+#include "sensor.h"
+
+/* ---- DNS messages --------------------------------------------------------- */
+
+struct msgbuf {
+	uint8_t b[600];
+	size_t n;
+};
+
+static void
+put16(struct msgbuf *m, unsigned v)
+{
+	m->b[m->n++] = (uint8_t)(v >> 8);
+	m->b[m->n++] = (uint8_t)v;
+}
+
+/* A query (or a response with ans_bytes of answer data) for name, qtype. */
+static void
+build_msg(struct msgbuf *m, const char *name, unsigned qtype, int response, size_t ans_bytes)
+{
+	const char *p = name;
+
+	m->n = 0;
+	put16(m, 0x1234);
+	put16(m, response ? 0x8180 : 0x0100);
+	put16(m, 1);
+	put16(m, response ? 1 : 0);
+	put16(m, 0);
+	put16(m, 0);
+	while (*p) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+		m->b[m->n++] = (uint8_t)l;
+		memcpy(m->b + m->n, p, l);
+		m->n += l;
+		p += l + (dot ? 1 : 0);
+	}
+	m->b[m->n++] = 0;
+	put16(m, qtype);
+	put16(m, 1);
+	for (size_t i = 0; i < ans_bytes && m->n < sizeof m->b; i++)
+		m->b[m->n++] = (uint8_t)i;
+}
+
+static void
+test_dnsmon_parses_a_query_lowercased_with_labels(void)
+{
+	struct msgbuf m;
+	struct dns_msg d;
+
+	build_msg(&m, "WWW.Example.COM", 16, 0, 0);
+	CHECK_EQ_U(dnsmon_parse(m.b, m.n, &d), DNS_PARSE_OK);
+	CHECK_EQ_S((const char *)d.name, "www.example.com");
+	CHECK_EQ_U(d.nlabels, 3);
+	CHECK_EQ_U(d.lab_len[1], 7);
+	CHECK_EQ_U(d.qtype, 16);
+	CHECK(!d.is_response);
+	CHECK(d.lab_ldh[0] && d.lab_ldh[2]);
+}
+
+static void
+test_dnsmon_marks_binary_labels_not_ldh(void)
+{
+	struct msgbuf m;
+	struct dns_msg d;
+
+	build_msg(&m, "xx.t.tunnel.example", 10, 0, 0);
+	m.b[13] = 0xe9;	/* first byte of "xx": a base128 character */
+	CHECK_EQ_U(dnsmon_parse(m.b, m.n, &d), DNS_PARSE_OK);
+	CHECK(!d.lab_ldh[0]);
+	CHECK(d.lab_ldh[1]);
+}
+
+static void
+test_dnsmon_follows_a_backward_compression_pointer(void)
+{
+	struct dns_msg d;
+	/* "x" then a pointer back to offset 10 (arcount 0 = a zero byte: the root). */
+	uint8_t back[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+	    1, 'x', 0xc0, 10, 0, 16, 0, 1 };
+	/* A pointer forward, to a name after it: refused (only backwards). */
+	uint8_t fwd[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
+	    0xc0, 14, 3, 'c', 'o', 'm', 0, 0, 1, 0, 1 };
+
+	CHECK_EQ_U(dnsmon_parse(back, sizeof back, &d), DNS_PARSE_OK);
+	CHECK_EQ_S((const char *)d.name, "x");
+	CHECK_EQ_U(d.qtype, 16);	/* read after the pointer, not after the target */
+	CHECK_EQ_U(dnsmon_parse(fwd, sizeof fwd, &d), DNS_PARSE_BAD_NAME);
+}
+
+static void
+test_dnsmon_rejects_compression_loops(void)
+{
+	struct dns_msg d;
+	/* Pointer to itself. */
+	uint8_t self[] = { 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1 };
+	/* Label then a pointer back to the label: a -> a -> a ... */
+	uint8_t loop[] = { 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 'a', 0xc0, 12, 0, 1, 0, 1 };
+
+	CHECK_EQ_U(dnsmon_parse(self, sizeof self, &d), DNS_PARSE_BAD_NAME);
+	CHECK_EQ_U(dnsmon_parse(loop, sizeof loop, &d), DNS_PARSE_BAD_NAME);
+}
+
+static void
+test_dnsmon_rejects_bad_labels_and_truncation(void)
+{
+	struct msgbuf m;
+	struct dns_msg d;
+	uint8_t ext[] = { 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x41, 'a', 0, 0, 1, 0, 1 };
+	uint8_t noq[] = { 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+	CHECK_EQ_U(dnsmon_parse(ext, sizeof ext, &d), DNS_PARSE_BAD_NAME);
+	CHECK_EQ_U(dnsmon_parse(noq, sizeof noq, &d), DNS_PARSE_NO_QUESTION);
+	build_msg(&m, "www.example.com", 1, 0, 0);
+	for (size_t cut = 0; cut < m.n; cut++)
+		CHECK(dnsmon_parse(m.b, cut, &d) != DNS_PARSE_OK);
+	CHECK_EQ_U(dnsmon_parse(NULL, 0, &d), DNS_PARSE_SHORT);
+	/* Five 63-byte labels: 320 bytes, over the 255 a name may have. */
+	char longname[400] = "";
+	for (int i = 0; i < 5; i++) {
+		size_t l = strlen(longname);
+		memset(longname + l, 'a' + i, 63);
+		longname[l + 63] = '.';
+		longname[l + 64] = '\0';
+	}
+	strcat(longname, "com");
+	build_msg(&m, longname, 1, 0, 0);
+	CHECK_EQ_U(dnsmon_parse(m.b, m.n, &d), DNS_PARSE_BAD_NAME);
+}
+
+static void
+test_dnsmon_random_bytes_never_crash(void)
+{
+	uint8_t b[300];
+	struct dns_msg d;
+	uint64_t x = 88172645463325252ull;
+
+	for (int it = 0; it < 20000; it++) {
+		size_t n = (size_t)(x % sizeof b);
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			b[i] = (uint8_t)(i < 12 ? (i == 5 ? 1 : x) : (x & 1 ? 0xc0 | (x >> 8 & 1) : x >> 16));
+		}
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		(void)dnsmon_parse(b, n, &d);
+		CHECK(d.name_len < sizeof d.name);
+	}
+}
+
+/* ---- the module under rules ---------------------------------------------- */
+
+#define MAX_REC 16
+
+struct rec {
+	size_t n;
+	struct {
+		char rule[RULE_NAME_MAX];
+		char src[ADDR_STRLEN];
+		char extra[ALERT_EXTRA_MAX];
+		char message[512];
+	} a[MAX_REC];
+};
+
+struct dt {
+	struct pb_net n;
+	struct dpi *dpi;
+	struct ruleset *rs;
+	struct detect *d;
+	void *mod;
+	struct sensor_config cfg;
+	uint64_t risk;		/* nDPI risk bits the next packets' flows carry */
+	struct rec rec;
+};
+
+static void
+on_alert(void *ctx, const struct alert *a)
+{
+	struct rec *r = ctx;
+
+	if (r->n >= MAX_REC)
+		return;
+	snprintf(r->a[r->n].rule, sizeof r->a[r->n].rule, "%s", a->rule->name);
+	addr_fmt(&a->src, r->a[r->n].src, sizeof r->a[r->n].src);
+	snprintf(r->a[r->n].extra, sizeof r->a[r->n].extra, "%s", a->extra);
+	snprintf(r->a[r->n].message, sizeof r->a[r->n].message, "%s", a->message);
+	r->n++;
+}
+
+static int
+dt_init(struct dt *t, const char *rules, size_t pairs, size_t per_host)
+{
+	struct rules_errors errs = { 0 };
+	char err[256];
+	struct detect_config dc = { .sensor_name = "t", .max_engaged = 64, .run_id = 1, .seed = 3 };
+	struct detector_env env;
+
+	memset(t, 0, sizeof *t);
+	sensor_config_defaults(&t->cfg);
+	t->cfg.max_dns_pairs = pairs;
+	t->cfg.max_dns_domains = per_host;
+	if (pb_net_init(&t->n, 4096, 256, 1024) != 0)
+		return -1;
+	memset(&env, 0, sizeof env);
+	env.cfg = &t->cfg;
+	env.state_dirfd = -1;
+	env.hosts = t->n.hosts;
+	env.home = t->n.home;
+	env.seed = 9;
+	if (rules_parse(rules, strlen(rules), "t.rules", NULL, 0, &t->rs, &errs) != 0) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "  %s\n", errs.msgs[i]);
+		rules_errors_free(&errs);
+		return -1;
+	}
+	if ((t->dpi = dpi_new(err, sizeof err)) == NULL ||
+	    (env.dpi = t->dpi, (t->mod = dnsmon_new(&env, err, sizeof err)) == NULL) ||
+	    (t->d = detect_new(&dc, t->dpi, on_alert, &t->rec, err, sizeof err)) == NULL)
+		return fprintf(stderr, "  %s\n", err), -1;
+	detect_register(t->d, &dnsmon_ops, t->mod);
+	if (detect_set_rules(t->d, t->rs, err, sizeof err) != 0)
+		return fprintf(stderr, "  %s\n", err), -1;
+	return 0;
+}
+
+static void
+dt_free(struct dt *t)
+{
+	detect_free(t->d);
+	if (t->mod)
+		dnsmon_ops.free(t->mod);
+	dpi_free(t->dpi);
+	ruleset_free(t->rs);
+	pb_net_free(&t->n);
+}
+
+#define DT_INIT(t, rules, pairs, per) do { if (dt_init(t, rules, pairs, per) != 0) { \
+	CHECK(!"dt_init"); dt_free(t); return; } } while (0)
+
+/* One DNS message src -> dst over UDP (or TCP with the length prefix). */
+static void
+dns_send(struct dt *t, const char *src, const char *dst, int tcp, const struct msgbuf *m, uint64_t ts)
+{
+	int from_server = 0;
+	struct pkt p;
+	uint8_t tcpbuf[700];
+	int dir;
+
+	from_server = m->n > 3 && (m->b[2] & 0x80);
+	p = pb_udp(src, from_server ? 53 : 40000, dst, from_server ? 40000 : 53, (uint32_t)m->n, ts);
+	p.payload = m->b;
+	p.payload_caplen = (uint32_t)m->n;
+	if (tcp) {
+		p.l4_proto = IPPROTO_TCP;
+		p.tcp_flags = PB_ACK | PB_PSH;
+		tcpbuf[0] = (uint8_t)(m->n >> 8);
+		tcpbuf[1] = (uint8_t)m->n;
+		memcpy(tcpbuf + 2, m->b, m->n);
+		p.payload = tcpbuf;
+		p.payload_caplen = p.payload_len = (uint32_t)m->n + 2;
+	}
+	struct flow *f = flow_table_get(t->n.flows, &p, &dir);
+	if (f->pkts[0] + f->pkts[1] == 0) {
+		f->init_internal = (uint8_t)netset_contains(t->n.home, flow_initiator(f, NULL));
+		f->resp_internal = (uint8_t)netset_contains(t->n.home, flow_responder(f, NULL));
+	}
+	flow_account(t->n.flows, f, &p, dir);
+	f->app_risk = t->risk;	/* as dpi.c sets it once the flow is classified */
+	if (f->init_internal || f->resp_internal) {
+		host_account(t->n.hosts, f, dir, &p);
+		dnsmon_ops.packet(t->mod, f, dir, &p);
+	}
+}
+
+/*
+ * "<i in len digits, in labels of at most 49>.<domain>": len characters
+ * and one dot per label below the domain (98 digits: 49.49. = 100 bytes).
+ */
+static void
+name_i(char *name, size_t cap, unsigned i, size_t len, const char *domain)
+{
+	char digits[256];
+	size_t o = 0;
+
+	snprintf(digits, sizeof digits, "%0*u", (int)len, i);
+	for (size_t k = 0; k < len; k += 49) {
+		size_t l = len - k < 49 ? len - k : 49;
+		memcpy(name + o, digits + k, l);
+		o += l;
+		name[o++] = '.';
+	}
+	snprintf(name + o, cap - o, "%s", domain);
+}
+
+static void
+query_i(struct dt *t, const char *src, const char *dst, unsigned i, size_t len, const char *domain,
+    unsigned qtype, uint64_t ts)
+{
+	char name[300];
+	struct msgbuf m;
+
+	name_i(name, sizeof name, i, len, domain);
+	build_msg(&m, name, qtype, 0, 0);
+	dns_send(t, src, dst, 0, &m, ts);
+}
+
+static struct dnsmon_stats
+dstats(struct dt *t)
+{
+	struct dnsmon_stats st;
+
+	dnsmon_get_stats(t->mod, &st);
+	return st;
+}
+
+#define R_BYTES \
+	"rule q {\n category dns-tunnel\n when dns.qname.bytes[10min] > 999 and dns.subdomains > 5\n" \
+	" severity high\n message \"{src_ip} {dns.qname.bytes} {server_name}\"\n}\n"
+
+/* n queries of 100 bytes below the domain (two 49-character labels and their dots). */
+static void
+send_bytes_case(struct dt *t, int n, size_t last_len)
+{
+	for (int i = 0; i < n; i++)
+		query_i(t, "10.0.0.5", "198.51.100.53", (unsigned)i, i == n - 1 ? last_len : 98, "tunnel.example", 10,
+		    PB_T0 + (uint64_t)i * PB_SEC);
+	detect_tick(t->d, t->n.hosts, PB_T0, PB_T0 + (uint64_t)n * PB_SEC);
+}
+
+static void
+test_dnsmon_volume_rule_fires_above_threshold_not_at_it(void)
+{
+	struct dt t;
+
+	DT_INIT(&t, R_BYTES, 256, 16);
+	send_bytes_case(&t, 10, 98);	/* 1000 bytes: > 999 */
+	CHECK_EQ_U(t.rec.n, 1);
+	if (t.rec.n == 1) {
+		CHECK_EQ_S(t.rec.a[0].src, "10.0.0.5");
+		CHECK(strstr(t.rec.a[0].message, "tunnel.example") != NULL);
+		CHECK(strstr(t.rec.a[0].extra, "\"domain\":\"tunnel.example\"") != NULL);
+		CHECK(strstr(t.rec.a[0].extra, "\"NULL\":10") != NULL);
+		CHECK(strstr(t.rec.a[0].extra, "\"samples\":[\"") != NULL);
+	}
+	dt_free(&t);
+
+	DT_INIT(&t, R_BYTES, 256, 16);
+	send_bytes_case(&t, 10, 97);	/* 9 x 100 + 99 = 999 bytes: not > 999 */
+	CHECK_EQ_U(t.rec.n, 0);
+	dt_free(&t);
+}
+
+#define R_ENC(q) \
+	"rule e {\n category dns-tunnel\n when dns.queries[10min] >= " q " and dns.label.avg > 20 and dns.entropy > 3\n" \
+	" severity medium\n message \"{src_ip}\"\n}\n"
+
+/* Queries with 32-character labels of random letters: high entropy. */
+static void
+send_encoded(struct dt *t, int n, const char *domain)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (int i = 0; i < n; i++) {
+		char name[128];
+		struct msgbuf m;
+		for (int k = 0; k < 32; k++) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			name[k] = "abcdefghijklmnopqrstuvwxyz234567"[x % 32];
+		}
+		snprintf(name + 32, sizeof name - 32, ".%s", domain);
+		build_msg(&m, name, 16, 0, 0);
+		dns_send(t, "10.0.0.7", "198.51.100.53", 0, &m, PB_T0 + (uint64_t)i * 100000);
+	}
+	detect_tick(t->d, t->n.hosts, PB_T0, PB_T0 + 60 * PB_SEC);
+}
+
+static void
+test_dnsmon_encoded_rule_fires_at_threshold_not_below(void)
+{
+	struct dt t;
+
+	DT_INIT(&t, R_ENC("20"), 256, 16);
+	send_encoded(&t, 20, "c2.example");
+	CHECK_EQ_U(t.rec.n, 1);
+	dt_free(&t);
+	DT_INIT(&t, R_ENC("20"), 256, 16);
+	send_encoded(&t, 19, "c2.example");
+	CHECK_EQ_U(t.rec.n, 0);
+	dt_free(&t);
+	/* Ordinary short names do not look encoded, however many. */
+	DT_INIT(&t, R_ENC("20"), 256, 16);
+	for (int i = 0; i < 50; i++)
+		query_i(&t, "10.0.0.7", "198.51.100.53", (unsigned)i % 3, 3, "example.com", 1, PB_T0 + (uint64_t)i * PB_SEC);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 60 * PB_SEC);
+	CHECK_EQ_U(t.rec.n, 0);
+	dt_free(&t);
+}
+
+/*
+ * The resolver case (pcaps/README.md, dns-tunnel): the client asks the
+ * internal resolver, which asks the internet with the same name. The
+ * forwarded queries are the client's: the resolver gets no pair and no
+ * alert, the client gets the alert.
+ */
+static void
+test_dnsmon_resolver_forwarded_queries_are_the_clients(void)
+{
+	struct dt t;
+	struct msgbuf m;
+
+	DT_INIT(&t, R_BYTES, 256, 16);
+	for (int i = 0; i < 12; i++) {
+		char name[200];
+		uint64_t ts = PB_T0 + (uint64_t)i * PB_SEC;
+		name_i(name, sizeof name, (unsigned)i, 96, "t.tunnel.example");
+		build_msg(&m, name, 10, 0, 0);
+		dns_send(&t, "10.0.0.5", "10.0.0.53", 0, &m, ts);		/* client -> resolver */
+		dns_send(&t, "10.0.0.53", "203.0.113.53", 0, &m, ts + 1000);	/* resolver -> internet */
+		build_msg(&m, name, 10, 1, 100);
+		dns_send(&t, "203.0.113.53", "10.0.0.53", 0, &m, ts + 2000);	/* answer to the resolver */
+		dns_send(&t, "10.0.0.53", "10.0.0.5", 0, &m, ts + 3000);	/* answer to the client */
+	}
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 20 * PB_SEC);
+	CHECK_EQ_U(t.rec.n, 1);
+	CHECK_EQ_S(t.rec.a[0].src, "10.0.0.5");
+	CHECK(strstr(t.rec.a[0].extra, "\"server\":\"10.0.0.53\"") != NULL);
+	CHECK_EQ_U(dstats(&t).forwarded, 12);
+	CHECK_EQ_U(dstats(&t).pairs, 1);
+	CHECK_EQ_U(dstats(&t).hosts, 1);
+	dt_free(&t);
+
+	/* Without the client leg (a tap that only sees the uplink) the resolver is all we know. */
+	DT_INIT(&t, R_BYTES, 256, 16);
+	for (int i = 0; i < 12; i++) {
+		char name[200];
+		name_i(name, sizeof name, (unsigned)i, 96, "t.tunnel.example");
+		build_msg(&m, name, 10, 0, 0);
+		dns_send(&t, "10.0.0.53", "203.0.113.53", 0, &m, PB_T0 + (uint64_t)i * PB_SEC);
+	}
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 20 * PB_SEC);
+	CHECK_EQ_U(t.rec.n, 1);
+	CHECK_EQ_S(t.rec.a[0].src, "10.0.0.53");
+	dt_free(&t);
+}
+
+/*
+ * nDPI flags the resolver's upstream flows (one per question), not the
+ * client's single flow: those risks are the client's evidence.
+ */
+static void
+test_dnsmon_risks_on_forwarded_flows_credit_the_client(void)
+{
+	struct dt t;
+	struct msgbuf m;
+
+	DT_INIT(&t, R_BYTES, 256, 16);
+	for (int i = 0; i < 12; i++) {
+		char name[200];
+		uint64_t ts = PB_T0 + (uint64_t)i * PB_SEC;
+		name_i(name, sizeof name, (unsigned)i, 96, "t.tunnel.example");
+		build_msg(&m, name, 10, 0, 0);
+		t.risk = 0;
+		dns_send(&t, "10.0.0.5", "10.0.0.53", 0, &m, ts);
+		t.risk = 1ull << 3;	/* any risk bit: dpi_risk_names() names it */
+		dns_send(&t, "10.0.0.53", "203.0.113.53", 0, &m, ts + 1000);
+		build_msg(&m, name, 10, 1, 100);
+		dns_send(&t, "203.0.113.53", "10.0.0.53", 0, &m, ts + 2000);
+		t.risk = 0;
+		dns_send(&t, "10.0.0.53", "10.0.0.5", 0, &m, ts + 3000);
+	}
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 20 * PB_SEC);
+	CHECK_EQ_U(t.rec.n, 1);
+	/* The test's upstream queries share one flow (same ports): counted once. */
+	CHECK(strstr(t.rec.a[0].extra, "\"risky_flows\":1") != NULL);
+	CHECK(strstr(t.rec.a[0].extra, "\"risks\":\"\"") == NULL);
+	dt_free(&t);
+}
+
+static void
+test_dnsmon_reads_tcp_with_length_prefix(void)
+{
+	struct dt t;
+	struct msgbuf m;
+
+	DT_INIT(&t, R_BYTES, 256, 16);
+	build_msg(&m, "abc.tunnel.example", 16, 0, 0);
+	dns_send(&t, "10.0.0.5", "198.51.100.53", 1, &m, PB_T0);
+	CHECK_EQ_U(dstats(&t).tcp, 1);
+	CHECK_EQ_U(dstats(&t).queries, 1);
+	CHECK_EQ_U(dstats(&t).pairs, 1);
+	dt_free(&t);
+}
+
+static void
+test_dnsmon_malformed_counted_and_skipped(void)
+{
+	struct dt t;
+	struct msgbuf m;
+
+	DT_INIT(&t, R_BYTES, 256, 16);
+	build_msg(&m, "abc.tunnel.example", 16, 0, 0);
+	m.b[12] = 0xc0;	/* the question starts with a pointer to itself + 1 */
+	m.b[13] = 12;
+	dns_send(&t, "10.0.0.5", "198.51.100.53", 0, &m, PB_T0);
+	m.n = 7;	/* cut inside the header */
+	dns_send(&t, "10.0.0.5", "198.51.100.53", 0, &m, PB_T0 + 1);
+	CHECK_EQ_U(dstats(&t).malformed, 2);
+	CHECK_EQ_U(dstats(&t).pairs, 0);
+	dt_free(&t);
+}
+
+static void
+test_dnsmon_per_host_cap_keeps_the_heaviest_domain(void)
+{
+	struct dt t;
+
+	DT_INIT(&t, R_BYTES, 256, 4);
+	/* The heavy one first, then a stream of one-query domains. */
+	for (int i = 0; i < 30; i++)
+		query_i(&t, "10.0.0.5", "198.51.100.53", (unsigned)i, 40, "heavy.example", 10, PB_T0 + (uint64_t)i * 1000);
+	for (int i = 0; i < 20; i++) {
+		char dom[64];
+		snprintf(dom, sizeof dom, "d%d.example", i);
+		query_i(&t, "10.0.0.5", "198.51.100.53", 1, 3, dom, 1, PB_T0 + PB_SEC + (uint64_t)i * 1000);
+	}
+	struct dnsmon_stats st = dstats(&t);
+	CHECK_EQ_U(st.pairs, 4);
+	CHECK_EQ_U(st.host_cap_evicted, 17);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 2 * PB_SEC);
+	CHECK_EQ_U(t.rec.n, 1);	/* 30 x 41 bytes under heavy.example: still there */
+	dt_free(&t);
+}
+
+static void
+test_dnsmon_pair_cap_evicts_and_counts(void)
+{
+	struct dt t;
+
+	DT_INIT(&t, R_BYTES, 16, 4);
+	for (int h = 0; h < 40; h++) {
+		char src[32];
+		snprintf(src, sizeof src, "10.0.1.%d", h + 1);
+		query_i(&t, src, "198.51.100.53", 1, 5, "example.com", 1, PB_T0 + (uint64_t)h * 1000);
+	}
+	struct dnsmon_stats st = dstats(&t);
+	CHECK_EQ_U(st.pairs, 16);
+	CHECK_EQ_U(st.pairs_capacity, 16);
+	CHECK_EQ_U(st.pairs_evicted, 24);
+	CHECK(st.hosts <= 16);
+	dt_free(&t);
+}
+
+/* The value of one metric for the first subject the module visits. */
+struct probe {
+	void *mod;
+	enum metric_id metric;
+	uint64_t now;
+	double v;
+	int n;
+};
+
+static void
+probe_visit(void *vctx, const struct subject *s)
+{
+	struct probe *pr = vctx;
+	struct rule_cond c;
+
+	memset(&c, 0, sizeof c);
+	c.metric = pr->metric;
+	c.window_s = 600;
+	if (pr->n++ == 0)
+		pr->v = dnsmon_ops.value(pr->mod, s, &c, pr->now);
+}
+
+static double
+probe(struct dt *t, enum metric_id metric, uint64_t now)
+{
+	struct probe pr = { t->mod, metric, now, -1, 0 };
+
+	dnsmon_ops.each(t->mod, 0, now, probe_visit, &pr);
+	return pr.v;
+}
+
+static void
+test_dnsmon_random_subdomain_flood_is_one_entry_counted_by_sketch(void)
+{
+	struct dt t;
+	uint64_t end = PB_T0 + 5000 * 10000ull;
+
+	DT_INIT(&t, R_BYTES, 64, 4);
+	for (unsigned i = 0; i < 5000; i++)
+		query_i(&t, "10.0.0.9", "198.51.100.53", i * 2654435761u, 12, "victim.example", 1,
+		    PB_T0 + (uint64_t)i * 10000);
+	CHECK_EQ_U(dstats(&t).pairs, 1);
+	double est = probe(&t, M_DNS_SUBDOMAINS, end);
+	CHECK(est > 5000 * 0.6 && est < 5000 * 1.4);	/* 64 registers: ~13 % standard error */
+	CHECK_EQ_U((uint64_t)probe(&t, M_DNS_QUERIES, end), 5000);
+	CHECK_EQ_U((uint64_t)probe(&t, M_DNS_QNAME_BYTES, end), 5000 * 13);
+	CHECK_EQ_U((uint64_t)probe(&t, M_DNS_LABEL_MAX, end), 12);
+	dt_free(&t);
+
+	/* One name asked over and over is one subdomain. */
+	DT_INIT(&t, R_BYTES, 64, 4);
+	for (unsigned i = 0; i < 100; i++)
+		query_i(&t, "10.0.0.9", "198.51.100.53", 7, 12, "victim.example", 16, PB_T0 + (uint64_t)i * 10000);
+	CHECK_EQ_U((uint64_t)probe(&t, M_DNS_SUBDOMAINS, PB_T0 + PB_SEC * 2), 1);
+	CHECK(probe(&t, M_DNS_QTYPE_SHARE, PB_T0 + PB_SEC * 2) == 1.0);
+	dt_free(&t);
+}
+
+T_MAIN("dnsmon",
+    T(test_dnsmon_parses_a_query_lowercased_with_labels),
+    T(test_dnsmon_marks_binary_labels_not_ldh),
+    T(test_dnsmon_follows_a_backward_compression_pointer),
+    T(test_dnsmon_rejects_compression_loops),
+    T(test_dnsmon_rejects_bad_labels_and_truncation),
+    T(test_dnsmon_random_bytes_never_crash),
+    T(test_dnsmon_volume_rule_fires_above_threshold_not_at_it),
+    T(test_dnsmon_encoded_rule_fires_at_threshold_not_below),
+    T(test_dnsmon_resolver_forwarded_queries_are_the_clients),
+    T(test_dnsmon_risks_on_forwarded_flows_credit_the_client),
+    T(test_dnsmon_reads_tcp_with_length_prefix),
+    T(test_dnsmon_malformed_counted_and_skipped),
+    T(test_dnsmon_per_host_cap_keeps_the_heaviest_domain),
+    T(test_dnsmon_pair_cap_evicts_and_counts),
+    T(test_dnsmon_random_subdomain_flood_is_one_entry_counted_by_sketch))
