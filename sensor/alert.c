@@ -314,7 +314,11 @@ alert_to_json(const struct alert *a, char *buf, size_t cap)
 		char *sp = strchr(t, ' ');
 		if (sp != NULL)
 			memmove(sp, sp + 1, strlen(sp));
-		snprintf(k, sizeof k, "%s[%s]", metric_def(r->cond[i].metric)->name, t);
+		/* A metric without a window (a module's episode) is written bare. */
+		if (r->cond[i].window_s == 0)
+			snprintf(k, sizeof k, "%s", metric_def(r->cond[i].metric)->name);
+		else
+			snprintf(k, sizeof k, "%s[%s]", metric_def(r->cond[i].metric)->name, t);
 		json_dbl_kv(&j, k, a->values[i]);
 	}
 	json_obj_close(&j);

@@ -484,7 +484,7 @@ cond_value(struct detect *d, struct host_tables *ht, size_t ri, const struct hos
 		return ds ? (double)dest_window(ds, DC_IN, w, now) : 0;
 	case M_DEST_OUT_RATIO:
 		return ds ? ratio(dest_window(ds, DC_OUT, w, now), dest_window(ds, DC_IN, w, now)) : 0;
-	case M__COUNT:
+	default:	/* a module's metric: its value() computes it */
 		break;
 	}
 	return 0;

@@ -21,8 +21,11 @@
 #include "detect.h"
 #include "dpi.h"
 #include "log.h"
+#include "newdest.h"
+#include "risk.h"
 #include "rules.h"
 #include "sensor.h"
+#include "staging.h"
 
 #define OUTFLOW_VERSION "0.1.0"
 
@@ -32,7 +35,7 @@ enum {
 	OPT_MAX_ENGAGED, OPT_REDIS_CHANNEL, OPT_REDIS_STREAM, OPT_REDIS_STATS_CHANNEL,
 	OPT_REDIS_MAXLEN, OPT_REDIS_QUEUE, OPT_REDIS_DRAIN, OPT_NO_PROMISC, OPT_PROGRESS,
 	OPT_NO_PROGRESS, OPT_TIMEOUT, OPT_CHROOT, OPT_SPOOL_DIR, OPT_SPOOL_MAX,
-	OPT_STATE_DIR,
+	OPT_STATE_DIR, OPT_MAX_STAGING, OPT_MAX_NEWDEST, OPT_MAX_RISK,
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +67,9 @@ static const struct option long_opts[] = {
 	{ "max-hosts", required_argument, NULL, OPT_MAX_HOSTS },
 	{ "max-dests", required_argument, NULL, OPT_MAX_DESTS },
 	{ "max-engaged", required_argument, NULL, OPT_MAX_ENGAGED },
+	{ "max-staging", required_argument, NULL, OPT_MAX_STAGING },
+	{ "max-newdest", required_argument, NULL, OPT_MAX_NEWDEST },
+	{ "max-risk", required_argument, NULL, OPT_MAX_RISK },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 	{ "user", required_argument, NULL, 'Z' },
@@ -123,6 +129,9 @@ usage(FILE *f)
 "      --max-hosts N        internal hosts tracked (default 16384)\n"
 "      --max-dests N        (host, destination) pairs tracked (default 131072)\n"
 "      --max-engaged N      engaged alerts remembered (default 65536)\n"
+"      --max-staging N      hosts with a collect-then-send episode (default 16384)\n"
+"      --max-newdest N      first-seen destinations remembered (default 262144)\n"
+"      --max-risk N         hosts with an accumulated alert risk (default 16384)\n"
 "      --timeout CLASS=S    flow idle timeout: tcp, tcp-closed, udp, other\n"
 "  -v, --verbose   -V, --version   -h, --help\n");
 }
@@ -253,6 +262,12 @@ check_rules(const char *path, struct sensor_config *cfg)
 	struct dpi *dpi = dpi_new(err, sizeof err);
 	struct detect_config dc = { .sensor_name = "check", .max_engaged = 16 };
 	struct detect *det = dpi ? detect_new(&dc, dpi, NULL, NULL, err, sizeof err) : NULL;
+	/* The modules' scopes, so their rules are checked too (no module state needed). */
+	if (det != NULL) {
+		detect_register(det, &staging_ops, NULL);
+		detect_register(det, &newdest_ops, NULL);
+		detect_register(det, &risk_ops, NULL);
+	}
 	int bad = det == NULL || detect_set_rules(det, rs, err, sizeof err) != 0;
 	detect_free(det);
 	dpi_free(dpi);
@@ -344,6 +359,9 @@ main(int argc, char **argv)
 		case OPT_MAX_HOSTS: cfg.max_hosts = num_arg("--max-hosts", optarg, 16, 1u << 24); break;
 		case OPT_MAX_DESTS: cfg.max_dests = num_arg("--max-dests", optarg, 16, 1u << 26); break;
 		case OPT_MAX_ENGAGED: cfg.max_engaged = num_arg("--max-engaged", optarg, 16, 1u << 24); break;
+		case OPT_MAX_STAGING: cfg.max_staging = num_arg("--max-staging", optarg, 16, 1u << 24); break;
+		case OPT_MAX_NEWDEST: cfg.max_newdest = num_arg("--max-newdest", optarg, 16, 1u << 26); break;
+		case OPT_MAX_RISK: cfg.max_risk = num_arg("--max-risk", optarg, 16, 1u << 24); break;
 		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;
 		case 'Z': user = optarg; break;

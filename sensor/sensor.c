@@ -19,8 +19,11 @@
 #include "json.h"
 #include "log.h"
 #include "netset.h"
+#include "newdest.h"
+#include "risk.h"
 #include "sensor.h"
 #include "sink_redis.h"
+#include "staging.h"
 
 volatile sig_atomic_t sensor_stop_requested;
 volatile sig_atomic_t sensor_reload_requested;
@@ -93,6 +96,9 @@ sensor_config_defaults(struct sensor_config *cfg)
 	cfg->max_hosts = 16384;
 	cfg->max_dests = 131072;
 	cfg->max_engaged = 65536;
+	cfg->max_staging = 16384;
+	cfg->max_newdest = 262144;
+	cfg->max_risk = 16384;
 	cfg->timeout_s[FLOW_TC_TCP_OPEN] = 300;
 	cfg->timeout_s[FLOW_TC_TCP_CLOSED] = 10;
 	cfg->timeout_s[FLOW_TC_UDP] = 120;
@@ -261,8 +267,13 @@ sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 	}
 	env.state_dirfd = s->state_dirfd;
 	/* Each module: if (sensor_add_module(s, &x_ops, x_new(&env, err, errlen)) != 0) return -1; */
-	(void)sensor_add_module;
-	(void)env;
+	if (sensor_add_module(s, &staging_ops, staging_new(&env, err, errlen)) != 0)
+		return -1;
+	if (sensor_add_module(s, &newdest_ops, newdest_new(&env, err, errlen)) != 0)
+		return -1;
+	/* Last: its alerted hook sees every other module's alerts. */
+	if (sensor_add_module(s, &risk_ops, risk_new(&env, err, errlen)) != 0)
+		return -1;
 	return 0;
 }
 

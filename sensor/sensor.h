@@ -37,6 +37,9 @@ struct sensor_config {
 	int stats_interval_s;		/* wall seconds between stats lines; 0 = only at exit */
 	uint32_t tick_s;		/* detector evaluation period (packet time) */
 	size_t max_flows, max_hosts, max_dests, max_engaged;
+	size_t max_staging;		/* staging.c: episodes (one per collecting host) */
+	size_t max_newdest;		/* newdest.c: first-seen destinations remembered */
+	size_t max_risk;		/* risk.c: hosts with an accumulated risk */
 	uint32_t timeout_s[4];		/* flow idle timeouts: tcp, tcp-closed, udp, other */
 	int quiet;			/* no periodic stats on stderr */
 	int progress;			/* -1 auto (stderr is a terminal), 0 off, 1 on */
