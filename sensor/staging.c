@@ -46,7 +46,9 @@ struct episode {
 	struct ip_addr host;		/* the key */
 	uint64_t start_us;		/* first pull */
 	uint64_t in_last_us;		/* latest pull from a source (>= STAGING_SRC_MIN) */
+	uint64_t pull_last_us;		/* latest pull of any size */
 	uint64_t last_us;		/* latest pull or send */
+	uint64_t pend_bytes, pend_first_us;	/* pulls after a gap, not yet a collection */
 	uint64_t in_bytes, out_bytes;
 	uint64_t in_other;		/* bytes of sources dropped from the list */
 	uint32_t nsources;		/* peers that delivered STAGING_SRC_MIN */
@@ -96,6 +98,7 @@ ep_reset(struct episode *ep, uint64_t now)
 	ep->node = node;
 	ep->host = host;
 	ep->start_us = now;
+	ep->last_us = now;
 }
 
 static struct stg_src *
@@ -173,38 +176,42 @@ dst_add(struct episode *ep, const struct flow *f, uint64_t n, uint64_t now)
 /*
  * One pull of n bytes. Only pulls from sources that delivered
  * STAGING_SRC_MIN move the end of the collection: a name lookup just before
- * the upload is not collecting. A new significant source after STAGING_GAP
- * of quiet starts a new episode; small pulls alone never do, so the
- * lookups between collecting in the afternoon and sending at night keep
- * the episode.
+ * the upload is not collecting. After STAGING_GAP without such a pull, new
+ * pulls are held apart; once they add up to STAGING_SRC_MIN within a gap,
+ * a new episode starts with them (credited to the source that completed
+ * them). Small pulls alone never end an episode, so the lookups between
+ * collecting in the afternoon and sending at night keep it.
  */
 static void
 pull(struct staging *st, const struct ip_addr *host, const struct flow *f, uint64_t n, uint64_t now)
 {
 	struct episode *ep = ep_get(st, host);
+	const struct ip_addr *from = flow_responder(f, NULL);
 	uint64_t gap = (uint64_t)STAGING_GAP_S * 1000000u;
-	uint32_t before;
 
-	if (ep->start_us == 0 || (ep->nsources == 0 && now > ep->last_us + gap)) {
-		ep_reset(ep, now);
-		st->started++;
-	}
-	before = ep->nsources;
-	src_add(ep, flow_responder(f, NULL), f, n);
-	ep->in_bytes += n;
 	ep->last_us = now;
-	if (ep->nsources > before && before > 0 && now > ep->in_last_us + gap) {
-		/* Collection starts again: a new episode, with this source's bytes. */
-		struct stg_src s = *src_find(ep, flow_responder(f, NULL));
-		ep_reset(ep, now);
-		st->started++;
-		ep->src[ep->nsrc++] = s;
-		ep->nsources = 1;
-		ep->in_bytes = s.bytes;
-	}
-	if (src_find(ep, flow_responder(f, NULL))->bytes >= STAGING_SRC_MIN)
-		ep->in_last_us = now;
 	table_touch(st->eps, ep, -1);
+	if (ep->start_us == 0 || (ep->nsources == 0 && now > ep->pull_last_us + gap)) {
+		ep_reset(ep, now);	/* nothing worth keeping: lookups only */
+		st->started++;
+	} else if (ep->nsources > 0 && now > ep->in_last_us + gap) {
+		if (ep->pend_bytes == 0 || now > ep->pend_first_us + gap) {
+			ep->pend_bytes = 0;
+			ep->pend_first_us = now;
+		}
+		ep->pend_bytes += n;
+		if (ep->pend_bytes < STAGING_SRC_MIN)
+			return;
+		n = ep->pend_bytes;
+		ep_reset(ep, ep->pend_first_us);
+		st->started++;
+	}
+	ep->pull_last_us = now;
+	ep->in_bytes += n;
+	src_add(ep, from, f, n);
+	if (src_find(ep, from)->bytes >= STAGING_SRC_MIN)
+		ep->in_last_us = now;
+	ep->last_us = now;	/* the LRU order each() relies on */
 }
 
 static void
