@@ -139,13 +139,15 @@ seen_put(struct newdest *nd, const struct ip_addr *host, uint64_t dh, uint64_t f
 	return e;
 }
 
-/* Known to host (NULL: to anyone) from before t? */
+/*
+ * Contacted by host (NULL: by anyone) before? Asked before the contact is
+ * recorded, so any entry is earlier history (this run's or a loaded one's,
+ * whatever its time: a replay repeats the same times).
+ */
 static int
-known_before(struct newdest *nd, const struct ip_addr *host, uint64_t dh, uint64_t t)
+known(struct newdest *nd, const struct ip_addr *host, uint64_t dh)
 {
-	struct seen *e = seen_find(nd, host, dh);
-
-	return e != NULL && e->first_us < t;
+	return seen_find(nd, host, dh) != NULL;
 }
 
 /* ---- the recent new destinations ------------------------------------------ */
@@ -183,11 +185,11 @@ contact(struct newdest *nd, const struct ip_addr *host, const struct flow *f, ui
 
 	if (nd->created_us == 0)
 		nd->created_us = now;	/* the memory's first day */
-	if (!known_before(nd, host, dh, now) && recent_find(nd, host, peer) == NULL) {
+	if (!known(nd, host, dh) && recent_find(nd, host, peer) == NULL) {
 		r = recent_add(nd, host, peer);
 		r->first_us = r->last_us = now;
 		r->host_new = 1;
-		r->net_new = !known_before(nd, NULL, dh, now);
+		r->net_new = !known(nd, NULL, dh);
 		r->port = port;
 		r->l4proto = f->key.proto;
 	}
@@ -243,9 +245,9 @@ newdest_classified(void *mod, struct flow *f, uint64_t now)
 		r->named = 1;
 		snprintf(r->name, sizeof r->name, "%s", f->server_name);
 		snprintf(r->domain, sizeof r->domain, "%s", dom);
-		if (known_before(nd, host, dh, r->first_us))
+		if (known(nd, host, dh))
 			r->host_new = 0;
-		if (known_before(nd, NULL, dh, r->first_us))
+		if (known(nd, NULL, dh))
 			r->net_new = 0;
 	}
 	seen_put(nd, host, dh, now, now);
