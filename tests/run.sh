@@ -44,6 +44,7 @@ part "live capture (network namespace)" tests/integration/test_live.sh
 part "signals: graceful and immediate stop" tests/integration/test_signals.sh
 part "truncated capture file" tests/integration/test_truncated.sh
 part "flood: bounded memory, evictions counted, exfiltration still caught" tests/integration/test_flood.sh
+part "state dir: first-seen memory survives restarts, bad files ignored" tests/integration/test_state.sh
 
 if [ -z "${TESTS_QUICK:-}" ]; then
 	echo "=== building the ASan+UBSan sensor (build/asan)"
@@ -59,6 +60,7 @@ if [ -z "${TESTS_QUICK:-}" ]; then
 		part "signals (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_signals.sh
 		part "truncated capture file (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_truncated.sh
 		part "flood (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_flood.sh
+		part "state dir (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_state.sh
 		# LeakSanitizer cannot inspect a process that dropped root into a chroot
 		# (it needs /proc/self); ASan and UBSan still watch every access there.
 		part "live capture (ASan+UBSan)" env OUTFLOW=build/asan/outflow \
