@@ -131,7 +131,7 @@ usage(FILE *f)
 "      --max-engaged N      engaged alerts remembered (default 65536)\n"
 "      --max-staging N      hosts with a collect-then-send episode (default 16384)\n"
 "      --max-newdest N      first-seen destinations remembered (default 262144)\n"
-"      --max-risk N         hosts with an accumulated alert risk (default 16384)\n"
+"      --max-risk N         hosts with an accumulated alert risk (default 4096)\n"
 "      --timeout CLASS=S    flow idle timeout: tcp, tcp-closed, udp, other\n"
 "  -v, --verbose   -V, --version   -h, --help\n");
 }

@@ -98,7 +98,7 @@ sensor_config_defaults(struct sensor_config *cfg)
 	cfg->max_engaged = 65536;
 	cfg->max_staging = 16384;
 	cfg->max_newdest = 262144;
-	cfg->max_risk = 16384;
+	cfg->max_risk = 4096;
 	cfg->timeout_s[FLOW_TC_TCP_OPEN] = 300;
 	cfg->timeout_s[FLOW_TC_TCP_CLOSED] = 10;
 	cfg->timeout_s[FLOW_TC_UDP] = 120;
