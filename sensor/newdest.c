@@ -514,7 +514,7 @@ newdest_evidence(void *mod, const struct subject *s, const struct rule *rule, st
 	(void)rule;
 	a->bytes_out = r->out_bytes;
 	a->window_start_us = r->first_us;
-	a->window_s = (uint32_t)((now - r->first_us + US - 1) / US);
+	a->window_s = now > r->first_us ? (uint32_t)((now - r->first_us + US - 1) / US) : 0;
 	if (a->ndests > 0)
 		a->dests[0].bytes_out = r->out_bytes;
 	snprintf(a->detail, sizeof a->detail, "first contact %s, %s",

@@ -429,7 +429,7 @@ staging_evidence(void *mod, const struct subject *s, const struct rule *r, struc
 	a->bytes_in = ep->in_bytes;
 	a->bytes_out = ep->out_bytes;
 	a->window_start_us = ep->start_us;
-	a->window_s = (uint32_t)((now - ep->start_us + 999999u) / 1000000u);
+	a->window_s = now > ep->start_us ? (uint32_t)((now - ep->start_us + 999999u) / 1000000u) : 0;
 	for (size_t i = 0; i < nd && a->ndests < ALERT_MAX_DESTS; i++) {
 		const struct stg_dst *d = &ep->dst[di[i]];
 		struct alert_dest *ad = &a->dests[a->ndests++];
