@@ -636,13 +636,13 @@ fill_totals(struct detect *d, struct host_tables *ht, size_t ri, const struct ho
 
 /* Evidence: the destination's open flow and the last one that ended. */
 static void
-dest_flows(struct detect *d, const struct dest *ds, struct alert *a)
+dest_flows(const struct dpi *dpi, const struct dest *ds, struct alert *a)
 {
 	const struct flow *f = host_dest_live_flow(ds);
 	char app[48];
 
 	if (f != NULL)
-		alert_add_flow(a, f, dpi_app_name(d->dpi, f, app, sizeof app));
+		alert_add_flow(a, f, dpi_app_name(dpi, f, app, sizeof app));
 	if (ds->ended.first_us != 0 && (f == NULL || ds->ended.first_us != f->first_us)) {
 		struct alert_flow af;
 		memset(&af, 0, sizeof af);
@@ -655,9 +655,45 @@ dest_flows(struct detect *d, const struct dest *ds, struct alert *a)
 		af.last_us = ds->ended.last_us;
 		af.bytes_out = ds->ended.out;
 		af.bytes_in = ds->ended.in;
-		dpi_ids_name(d->dpi, ds->app_master, ds->app_proto, af.app, sizeof af.app);
+		dpi_ids_name(dpi, ds->app_master, ds->app_proto, af.app, sizeof af.app);
 		snprintf(af.server_name, sizeof af.server_name, "%s", ds->server_name);
 		alert_add_flow_rec(a, &af);
+	}
+}
+
+void
+detect_pair_flows(struct host_tables *ht, const struct dpi *dpi, const struct ip_addr *host,
+    const struct ip_addr *peer, struct alert *a)
+{
+	const struct dest *ds = host_dest_lookup(ht, host, peer);
+
+	if (ds != NULL)
+		dest_flows(dpi, ds, a);
+}
+
+/*
+ * A module alert's flows: those of the destinations it lists first (the
+ * alert's main flow is its first destination's), then the ones the module
+ * added itself, without repeats.
+ */
+static void
+subject_flows(struct detect *d, struct alert *a)
+{
+	struct alert_flow own[ALERT_MAX_FLOWS];
+	size_t nown = a->nflows;
+
+	memcpy(own, a->flows, nown * sizeof own[0]);
+	a->nflows = 0;
+	for (size_t i = 0; i < a->ndests && a->nflows < ALERT_MAX_FLOWS; i++)
+		detect_pair_flows(d->ht, d->dpi, &a->src, &a->dests[i].ip, a);
+	for (size_t i = 0; i < nown && a->nflows < ALERT_MAX_FLOWS; i++) {
+		size_t k;
+		for (k = 0; k < a->nflows; k++)
+			if (strcmp(a->flows[k].community_id, own[i].community_id) == 0 &&
+			    a->flows[k].first_us == own[i].first_us)
+				break;
+		if (k == a->nflows)
+			a->flows[a->nflows++] = own[i];
 	}
 }
 
@@ -672,7 +708,7 @@ collect_flows(struct detect *d, struct host_tables *ht, const struct host *h,
 			if (addr_eq(&x->key.peer, &a->dests[i].ip))
 				ds = x;
 		if (ds != NULL)
-			dest_flows(d, ds, a);
+			dest_flows(d->dpi, ds, a);
 	}
 }
 
@@ -953,6 +989,7 @@ fire_subject(struct detect *d, size_t ri, const struct subject *s, const struct 
 		collect_apps(d, h, &a);
 	if (ops->evidence != NULL)
 		ops->evidence(mod, s, &d->rs->rules[ri], &a, now);
+	subject_flows(d, &a);
 	alert_finish(d, &a);
 }
 

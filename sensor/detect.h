@@ -66,4 +66,12 @@ void detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, ui
 
 void detect_get_stats(const struct detect *d, struct detect_stats *out);
 
+/*
+ * Adds to a the flows the host table remembers for (host, peer): its open
+ * flow and the last one that ended. For modules whose evidence names
+ * internal peers too (staging's sources).
+ */
+void detect_pair_flows(struct host_tables *ht, const struct dpi *dpi, const struct ip_addr *host,
+    const struct ip_addr *peer, struct alert *a);
+
 #endif

@@ -738,6 +738,14 @@ host_flow_classified(struct host_tables *ht, struct flow *f, uint64_t now_us)
 	}
 }
 
+struct dest *
+host_dest_lookup(struct host_tables *ht, const struct ip_addr *host, const struct ip_addr *peer)
+{
+	struct host *h = host_lookup(ht, host);
+
+	return h ? dest_get(ht, h, peer, 0, 0) : NULL;
+}
+
 void
 host_flow_ended(struct host_tables *ht, const struct flow *f)
 {

@@ -193,6 +193,9 @@ struct host *host_changed_next(struct host_tables *ht, const struct host *h, uin
 struct dest *host_dest_first(struct host_tables *ht, const struct host *h);
 struct dest *host_dest_next(struct host_tables *ht, const struct dest *d);
 
+/* The (host, peer) destination entry, or NULL. */
+struct dest *host_dest_lookup(struct host_tables *ht, const struct ip_addr *host, const struct ip_addr *peer);
+
 /* The flow that just ended is remembered by its destination, as evidence. */
 void host_flow_ended(struct host_tables *ht, const struct flow *f);
 /* The destination's newest flow if it is still open, else NULL. */

@@ -35,6 +35,7 @@ enum {
 	OPT_STATE_DIR, OPT_MAX_DEST_DETAILS, OPT_EVIDENCE_DIR, OPT_EVIDENCE_RING, OPT_EVIDENCE_MAX,
 	OPT_MAX_PEERS, OPT_MAX_CONNS, OPT_MAX_BASELINE_HOSTS,
 	OPT_MAX_DNS_PAIRS, OPT_MAX_DNS_DOMAINS, OPT_MAX_ICMP_PAIRS,
+	OPT_MAX_STAGING, OPT_MAX_NEWDEST, OPT_MAX_RISK,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +74,9 @@ static const struct option long_opts[] = {
 	{ "max-dns-pairs", required_argument, NULL, OPT_MAX_DNS_PAIRS },
 	{ "max-dns-domains", required_argument, NULL, OPT_MAX_DNS_DOMAINS },
 	{ "max-icmp-pairs", required_argument, NULL, OPT_MAX_ICMP_PAIRS },
+	{ "max-staging", required_argument, NULL, OPT_MAX_STAGING },
+	{ "max-newdest", required_argument, NULL, OPT_MAX_NEWDEST },
+	{ "max-risk", required_argument, NULL, OPT_MAX_RISK },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 	{ "user", required_argument, NULL, 'Z' },
@@ -146,6 +150,9 @@ usage(FILE *f)
 "      --max-dns-pairs N    (host, DNS registered domain) pairs tracked (default 32768)\n"
 "      --max-dns-domains N  domains tracked per host; the heaviest stay (default 64)\n"
 "      --max-icmp-pairs N   (host, peer) ICMP echo pairs tracked (default 16384)\n"
+"      --max-staging N      hosts with a collect-then-send episode (default 16384)\n"
+"      --max-newdest N      first-seen destinations remembered (default 262144)\n"
+"      --max-risk N         hosts with an accumulated alert risk (default 4096)\n"
 "      --timeout CLASS=S    flow idle timeout: tcp, tcp-closed, udp, other\n"
 "  -v, --verbose   -V, --version   -h, --help\n");
 }
@@ -381,6 +388,9 @@ main(int argc, char **argv)
 		case OPT_MAX_DNS_PAIRS: cfg.max_dns_pairs = num_arg("--max-dns-pairs", optarg, 16, 1u << 24); break;
 		case OPT_MAX_DNS_DOMAINS: cfg.max_dns_domains = num_arg("--max-dns-domains", optarg, 1, 4096); break;
 		case OPT_MAX_ICMP_PAIRS: cfg.max_icmp_pairs = num_arg("--max-icmp-pairs", optarg, 16, 1u << 24); break;
+		case OPT_MAX_STAGING: cfg.max_staging = num_arg("--max-staging", optarg, 16, 1u << 24); break;
+		case OPT_MAX_NEWDEST: cfg.max_newdest = num_arg("--max-newdest", optarg, 16, 1u << 26); break;
+		case OPT_MAX_RISK: cfg.max_risk = num_arg("--max-risk", optarg, 16, 1u << 24); break;
 		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;
 		case 'Z': user = optarg; break;

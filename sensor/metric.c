@@ -107,6 +107,31 @@ static const struct metric_def metric_defs[M__COUNT] = {
 	    "echo packets the host sent with more than 64 payload bytes (ping defaults: 32 or 56)" },
 	[M_ICMP_ENTROPY] = { "icmp.entropy", MSCOPE_ICMP, MUNIT_RATIO, 0, 0,
 	    "mean Shannon entropy (bits per byte) of the echo payloads the host sent, last 5-10 min" },
+	/* staging.c */
+	[M_STAGING_IN_BYTES] = { "staging.in.bytes", MSCOPE_STAGING, MUNIT_BYTES, 0, 0,
+	    "payload bytes the host pulled from internal peers (flows it initiated) in its current episode" },
+	[M_STAGING_IN_SOURCES] = { "staging.in.sources", MSCOPE_STAGING, MUNIT_COUNT, 0, 0,
+	    "distinct internal peers the host pulled from in the episode" },
+	[M_STAGING_OUT_BYTES] = { "staging.out.bytes", MSCOPE_STAGING, MUNIT_BYTES, 0, 0,
+	    "payload bytes the host sent to external addresses after the episode's first pull" },
+	[M_STAGING_OUT_SHARE] = { "staging.out.share", MSCOPE_STAGING, MUNIT_RATIO, 0, 0,
+	    "staging.out.bytes / staging.in.bytes (the part of what was collected that left)" },
+	[M_STAGING_DELAY] = { "staging.delay", MSCOPE_STAGING, MUNIT_DURATION, 0, 0,
+	    "from the last pull to the first packet to the main external destination (0 if it overlaps)" },
+	/* newdest.c */
+	[M_NEWDEST_OUT_BYTES] = { "newdest.out.bytes", MSCOPE_NEWDEST, MUNIT_BYTES, 0, 0,
+	    "payload bytes the host sent to a destination (address or registered domain) it had never contacted, since the first contact" },
+	[M_NEWDEST_NET_NEW] = { "newdest.net.new", MSCOPE_NEWDEST, MUNIT_COUNT, 0, 0,
+	    "1 if no internal host had contacted that destination before, else 0" },
+	[M_NEWDEST_HISTORY] = { "newdest.history", MSCOPE_NEWDEST, MUNIT_DURATION, 0, 0,
+	    "how long the first-seen memory has been learning (since its state was created)" },
+	/* risk.c */
+	[M_RISK_SCORE] = { "risk.score", MSCOPE_RISK, MUNIT_COUNT, MIN_W, MAX_W,
+	    "sum of the scores of the host's alerts (one per engagement) within the window" },
+	[M_RISK_ALERTS] = { "risk.alerts", MSCOPE_RISK, MUNIT_COUNT, MIN_W, MAX_W,
+	    "the host's alerts (engagements) within the window" },
+	[M_RISK_CATEGORIES] = { "risk.categories", MSCOPE_RISK, MUNIT_COUNT, MIN_W, MAX_W,
+	    "distinct alert categories among them" },
 };
 
 const struct metric_def *

@@ -65,6 +65,21 @@ enum metric_id {
 	M_ICMP_ODD_PACKETS,
 	M_ICMP_LARGE_PACKETS,
 	M_ICMP_ENTROPY,
+	/* staging.c: one host's collect-then-send episode (no window: the
+	 * episode is the span). */
+	M_STAGING_IN_BYTES,
+	M_STAGING_IN_SOURCES,
+	M_STAGING_OUT_BYTES,
+	M_STAGING_OUT_SHARE,
+	M_STAGING_DELAY,
+	/* newdest.c: (host, external destination) first seen recently. */
+	M_NEWDEST_OUT_BYTES,
+	M_NEWDEST_NET_NEW,
+	M_NEWDEST_HISTORY,
+	/* risk.c: a host's accumulated alert scores. */
+	M_RISK_SCORE,
+	M_RISK_ALERTS,
+	M_RISK_CATEGORIES,
 	M__COUNT
 };
 

@@ -25,8 +25,11 @@
 #include "log.h"
 #include "netset.h"
 #include "peer.h"
+#include "newdest.h"
+#include "risk.h"
 #include "sensor.h"
 #include "sink_redis.h"
+#include "staging.h"
 
 volatile sig_atomic_t sensor_stop_requested;
 volatile sig_atomic_t sensor_reload_requested;
@@ -107,6 +110,9 @@ sensor_config_defaults(struct sensor_config *cfg)
 	cfg->max_dns_pairs = 32768;
 	cfg->max_dns_domains = 64;
 	cfg->max_icmp_pairs = 16384;
+	cfg->max_staging = 16384;
+	cfg->max_newdest = 262144;
+	cfg->max_risk = 4096;
 	cfg->timeout_s[FLOW_TC_TCP_OPEN] = 300;
 	cfg->timeout_s[FLOW_TC_TCP_CLOSED] = 10;
 	cfg->timeout_s[FLOW_TC_UDP] = 120;
@@ -298,12 +304,20 @@ sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 		return -1;
 	if (sensor_add_module(s, &icmpmon_ops, icmpmon_new(&env, err, errlen)) != 0)
 		return -1;
+	if (sensor_add_module(s, &staging_ops, staging_new(&env, err, errlen)) != 0)
+		return -1;
+	if (sensor_add_module(s, &newdest_ops, newdest_new(&env, err, errlen)) != 0)
+		return -1;
+	/* Last: its alerted hook sees every other module's alerts. */
+	if (sensor_add_module(s, &risk_ops, risk_new(&env, err, errlen)) != 0)
+		return -1;
 	return 0;
 }
 
 /* Every module's ops: --check-rules registers their scopes without building them. */
 static const struct detector_ops *const module_ops[] = {
-	&peer_ops, &conn_ops, &baseline_ops, &dnsmon_ops, &icmpmon_ops,
+	&peer_ops, &conn_ops, &baseline_ops, &dnsmon_ops, &icmpmon_ops, &staging_ops, &newdest_ops,
+	&risk_ops,
 };
 
 void

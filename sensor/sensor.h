@@ -46,6 +46,9 @@ struct sensor_config {
 	size_t max_baseline_hosts;	/* baseline.c: hosts with a learned baseline */
 	size_t max_dns_pairs, max_dns_domains;	/* dnsmon: (host, domain) pairs; domains per host */
 	size_t max_icmp_pairs;			/* icmpmon: (host, peer) pairs */
+	size_t max_staging;		/* staging.c: episodes (one per collecting host) */
+	size_t max_newdest;		/* newdest.c: first-seen destinations remembered */
+	size_t max_risk;		/* risk.c: hosts with an accumulated risk */
 	uint32_t timeout_s[4];		/* flow idle timeouts: tcp, tcp-closed, udp, other */
 	int quiet;			/* no periodic stats on stderr */
 	int progress;			/* -1 auto (stderr is a terminal), 0 off, 1 on */

@@ -46,6 +46,7 @@ part "truncated capture file" tests/integration/test_truncated.sh
 part "evidence pcap files" tests/integration/test_evidence.sh
 part "long connection reported while open" tests/integration/test_long_conn.sh
 part "flood: bounded memory, evictions counted, exfiltration still caught" tests/integration/test_flood.sh
+part "state dir: first-seen memory survives restarts, bad files ignored" tests/integration/test_state.sh
 
 if [ -z "${TESTS_QUICK:-}" ]; then
 	echo "=== building the ASan+UBSan sensor (build/asan)"
@@ -62,6 +63,7 @@ if [ -z "${TESTS_QUICK:-}" ]; then
 		part "truncated capture file (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_truncated.sh
 		part "evidence pcap files (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_evidence.sh
 		part "flood (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_flood.sh
+		part "state dir (ASan+UBSan)" env OUTFLOW=build/asan/outflow tests/integration/test_state.sh
 		# LeakSanitizer cannot inspect a process that dropped root into a chroot
 		# (it needs /proc/self); ASan and UBSan still watch every access there.
 		part "live capture (ASan+UBSan)" env OUTFLOW=build/asan/outflow \
