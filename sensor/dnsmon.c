@@ -319,7 +319,8 @@ pair_get(struct dnsmon *m, const struct ip_addr *host, const char *dom, uint64_t
 	h->head = table_slot(m->pairs, p);
 	h->npairs++;
 	p->first_us = now;
-	snprintf(p->name, sizeof p->name, "%s", dom);
+	/* A domain longer than the field is kept cut (it is only shown). */
+	snprintf(p->name, sizeof p->name, "%.*s", (int)sizeof p->name - 1, dom);
 	return p;
 }
 
@@ -427,7 +428,7 @@ registered(struct dnsmon *m, const char *suffix, size_t n, char *out, size_t cap
 		c->h = h;
 		c->len = (uint8_t)n;
 		memcpy(c->suffix, suffix, n);
-		snprintf(c->dom, sizeof c->dom, "%s", out);
+		snprintf(c->dom, sizeof c->dom, "%.*s", (int)sizeof c->dom - 1, out);
 	}
 	return out;
 }
