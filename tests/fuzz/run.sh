@@ -16,7 +16,7 @@ if ! command -v clang >/dev/null; then
 fi
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 inc="-Isensor -isystem /usr/include/ndpi"
-libs="-lpcap -lndpi -lgcrypt -lhiredis -lpthread -lm"
+libs="-lpcap -lndpi -lgcrypt -lhiredis -lpsl -lpthread -lm"
 objs=()
 for c in sensor/*.c; do
 	[ "$c" = sensor/main.c ] && continue
