@@ -329,6 +329,26 @@ test_dnsmon_encoded_rule_fires_at_threshold_not_below(void)
 }
 
 /*
+ * Query i under t.tunnel.example through the internal resolver: client
+ * 10.0.0.5 -> resolver 10.0.0.53 -> the internet with the same name, and
+ * the answers back. The upstream flow carries the nDPI risk bits up_risk.
+ */
+static void
+forwarded_query(struct mh *h, unsigned i, uint64_t up_risk, uint64_t ts)
+{
+	char name[200];
+	struct msgbuf m;
+
+	name_i(name, sizeof name, i, 96, "t.tunnel.example");
+	build_msg(&m, name, 10, 0, 0);
+	dns_send(h, "10.0.0.5", "10.0.0.53", 0, &m, ts);				/* client -> resolver */
+	dns_send_risk(h, "10.0.0.53", "203.0.113.53", 0, &m, up_risk, ts + 1000);	/* resolver -> internet */
+	build_msg(&m, name, 10, 1, 100);
+	dns_send_risk(h, "203.0.113.53", "10.0.0.53", 0, &m, up_risk, ts + 2000);	/* answer to the resolver */
+	dns_send(h, "10.0.0.53", "10.0.0.5", 0, &m, ts + 3000);			/* answer to the client */
+}
+
+/*
  * The resolver case (pcaps/README.md, dns-tunnel): the client asks the
  * internal resolver, which asks the internet with the same name. The
  * forwarded queries are the client's: the resolver gets no pair and no
@@ -341,17 +361,8 @@ test_dnsmon_resolver_forwarded_queries_are_the_clients(void)
 	struct msgbuf m;
 
 	SETUP(&h, R_BYTES, 256, 16);
-	for (int i = 0; i < 12; i++) {
-		char name[200];
-		uint64_t ts = PB_T0 + (uint64_t)i * PB_SEC;
-		name_i(name, sizeof name, (unsigned)i, 96, "t.tunnel.example");
-		build_msg(&m, name, 10, 0, 0);
-		dns_send(&h, "10.0.0.5", "10.0.0.53", 0, &m, ts);		/* client -> resolver */
-		dns_send(&h, "10.0.0.53", "203.0.113.53", 0, &m, ts + 1000);	/* resolver -> internet */
-		build_msg(&m, name, 10, 1, 100);
-		dns_send(&h, "203.0.113.53", "10.0.0.53", 0, &m, ts + 2000);	/* answer to the resolver */
-		dns_send(&h, "10.0.0.53", "10.0.0.5", 0, &m, ts + 3000);	/* answer to the client */
-	}
+	for (unsigned i = 0; i < 12; i++)
+		forwarded_query(&h, i, 0, PB_T0 + (uint64_t)i * PB_SEC);
 	mh_tick(&h, PB_T0, PB_T0 + 20 * PB_SEC);
 	CHECK_EQ_U(h.nrec, 1);
 	CHECK_EQ_S(h.rec[0].src, "10.0.0.5");
@@ -383,21 +394,10 @@ static void
 test_dnsmon_risks_on_forwarded_flows_credit_the_client(void)
 {
 	struct mh h;
-	struct msgbuf m;
 
 	SETUP(&h, R_BYTES, 256, 16);
-	for (int i = 0; i < 12; i++) {
-		char name[200];
-		uint64_t ts = PB_T0 + (uint64_t)i * PB_SEC;
-		name_i(name, sizeof name, (unsigned)i, 96, "t.tunnel.example");
-		build_msg(&m, name, 10, 0, 0);
-		dns_send_risk(&h, "10.0.0.5", "10.0.0.53", 0, &m, 0, ts);
-		/* any risk bit on the upstream flow: dpi_risk_names() names it */
-		dns_send_risk(&h, "10.0.0.53", "203.0.113.53", 0, &m, 1ull << 3, ts + 1000);
-		build_msg(&m, name, 10, 1, 100);
-		dns_send_risk(&h, "203.0.113.53", "10.0.0.53", 0, &m, 1ull << 3, ts + 2000);
-		dns_send_risk(&h, "10.0.0.53", "10.0.0.5", 0, &m, 0, ts + 3000);
-	}
+	for (unsigned i = 0; i < 12; i++)	/* any risk bit: dpi_risk_names() names it */
+		forwarded_query(&h, i, 1ull << 3, PB_T0 + (uint64_t)i * PB_SEC);
 	mh_tick(&h, PB_T0, PB_T0 + 20 * PB_SEC);
 	CHECK_EQ_U(h.nrec, 1);
 	/* The test's upstream queries share one flow (same ports): counted once. */
