@@ -58,6 +58,7 @@ struct baseline_mod {
 	uint32_t hour;			/* the epoch hour of the latest tick */
 	uint64_t evicted, learned, skipped_alerting, loaded, saves, save_errors, load_errors;
 };
+TABLE_OWNER_FIRST(struct baseline_mod, t);
 
 static uint32_t
 bl_hash(const struct baseline_mod *m, const struct ip_addr *a)
@@ -295,21 +296,15 @@ bl_load(struct baseline_mod *m)
 struct baseline_mod *
 baseline_new(const struct detector_env *env, char *err, size_t errlen)
 {
-	struct baseline_mod *m = calloc(1, sizeof *m);
+	struct baseline_mod *m;
 	struct table_config tc = {
 		.capacity = env->cfg->max_baseline_hosts, .entry_size = sizeof(struct bl_entry),
 		.key_off = offsetof(struct bl_entry, addr), .key_len = sizeof(struct ip_addr),
 		.nlists = 1, .what = "baseline host",
 	};
 
-	if (m == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if ((m = table_owner_new(sizeof *m, &tc, err, errlen)) == NULL)
 		return NULL;
-	}
-	if ((m->t = table_new(&tc, err, errlen)) == NULL) {
-		free(m);
-		return NULL;
-	}
 	m->hosts = env->hosts;
 	m->dirfd = env->state_dirfd;
 	m->seed = env->seed;
@@ -477,17 +472,6 @@ bl_save(void *mod)
 	baseline_save(mod);
 }
 
-static void
-bl_free(void *mod)
-{
-	struct baseline_mod *m = mod;
-
-	if (m == NULL)
-		return;
-	table_free(m->t);
-	free(m);
-}
-
 const struct detector_ops baseline_ops = {
 	.name = "baseline",
 	.scope = MSCOPE_BASELINE,
@@ -498,5 +482,5 @@ const struct detector_ops baseline_ops = {
 	.alerted = bl_alerted,
 	.stats = bl_stats,
 	.save = bl_save,
-	.free = bl_free,
+	.free = table_owner_free,
 };

@@ -31,6 +31,7 @@ struct conn_mod {
 	uint64_t seed;
 	uint64_t registered, evicted;
 };
+TABLE_OWNER_FIRST(struct conn_mod, t);
 
 static uint32_t
 conn_hash(const struct conn_mod *m, uint64_t key)
@@ -41,21 +42,15 @@ conn_hash(const struct conn_mod *m, uint64_t key)
 struct conn_mod *
 conn_new(const struct detector_env *env, char *err, size_t errlen)
 {
-	struct conn_mod *m = calloc(1, sizeof *m);
+	struct conn_mod *m;
 	struct table_config tc = {
 		.capacity = env->cfg->max_conns, .entry_size = sizeof(struct conn),
 		.key_off = offsetof(struct conn, key), .key_len = sizeof(uint64_t),
 		.nlists = 1, .what = "connection",
 	};
 
-	if (m == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if ((m = table_owner_new(sizeof *m, &tc, err, errlen)) == NULL)
 		return NULL;
-	}
-	if ((m->t = table_new(&tc, err, errlen)) == NULL) {
-		free(m);
-		return NULL;
-	}
 	m->dpi = env->dpi;
 	m->seed = env->seed;
 	return m;
@@ -276,17 +271,6 @@ conn_stats(void *mod, struct json *j)
 	json_u64_kv(j, "evicted", m->evicted);
 }
 
-static void
-conn_free(void *mod)
-{
-	struct conn_mod *m = mod;
-
-	if (m == NULL)
-		return;
-	table_free(m->t);
-	free(m);
-}
-
 const struct detector_ops conn_ops = {
 	.name = "conn",
 	.scope = MSCOPE_CONN,
@@ -296,5 +280,5 @@ const struct detector_ops conn_ops = {
 	.value = conn_value,
 	.evidence = conn_evidence,
 	.stats = conn_stats,
-	.free = conn_free,
+	.free = table_owner_free,
 };

@@ -57,6 +57,7 @@ struct icmpmon {
 	uint64_t seed;
 	struct icmpmon_stats st;
 };
+TABLE_OWNER_FIRST(struct icmpmon, pairs);
 
 /* ---- payload patterns -------------------------------------------------------------- */
 
@@ -351,36 +352,19 @@ icmpmon_stats_json(void *mod, struct json *j)
 	json_u64_kv(j, "odd_packets", st.odd_packets);
 }
 
-static void
-icmpmon_free(void *mod)
-{
-	struct icmpmon *m = mod;
-
-	if (m == NULL)
-		return;
-	table_free(m->pairs);
-	free(m);
-}
-
 void *
 icmpmon_new(const struct detector_env *env, char *err, size_t errlen)
 {
-	struct icmpmon *m = calloc(1, sizeof *m);
+	struct icmpmon *m;
 	struct table_config tc = {
 		.capacity = env->cfg->max_icmp_pairs, .entry_size = sizeof(struct icmp_pair),
 		.key_off = offsetof(struct icmp_pair, key), .key_len = sizeof(struct icmp_key),
 		.nlists = 1, .what = "icmp-pair",
 	};
 
-	if (m == NULL) {
-		snprintf(err, errlen, "icmpmon: out of memory");
+	if ((m = table_owner_new(sizeof *m, &tc, err, errlen)) == NULL)
 		return NULL;
-	}
 	m->seed = env->seed;
-	if ((m->pairs = table_new(&tc, err, errlen)) == NULL) {
-		free(m);
-		return NULL;
-	}
 	return m;
 }
 
@@ -392,5 +376,5 @@ const struct detector_ops icmpmon_ops = {
 	.value = icmpmon_value,
 	.evidence = icmpmon_evidence,
 	.stats = icmpmon_stats_json,
-	.free = icmpmon_free,
+	.free = table_owner_free,
 };

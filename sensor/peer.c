@@ -78,6 +78,7 @@ struct peer {
 	uint16_t serial;
 	uint64_t evicted, expired, created, stale_slots;
 };
+TABLE_OWNER_FIRST(struct peer, t);
 
 /* ---- regularity ------------------------------------------------------------ */
 
@@ -664,35 +665,18 @@ peer_stats_json(void *mod, struct json *j)
 	json_u64_kv(j, "memory_bytes", table_bytes(m->t));
 }
 
-static void
-peer_free(void *mod)
-{
-	struct peer *m = mod;
-
-	if (m == NULL)
-		return;
-	table_free(m->t);
-	free(m);
-}
-
 void *
 peer_new(const struct detector_env *env, char *err, size_t errlen)
 {
-	struct peer *m = calloc(1, sizeof *m);
+	struct peer *m;
 	struct table_config tc = {
 		.capacity = env->cfg->max_peers, .entry_size = sizeof(struct peer_entry),
 		.key_off = offsetof(struct peer_entry, key), .key_len = sizeof(struct peer_key),
 		.nlists = 1, .what = "peer",
 	};
 
-	if (m == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if ((m = table_owner_new(sizeof *m, &tc, err, errlen)) == NULL)
 		return NULL;
-	}
-	if ((m->t = table_new(&tc, err, errlen)) == NULL) {
-		free(m);
-		return NULL;
-	}
 	m->dpi = env->dpi;
 	m->seed = env->seed ^ 0x7065657200000000ull;
 	m->dns_id = env->dpi ? dpi_proto_lookup(env->dpi, "DNS") : -1;
@@ -710,5 +694,5 @@ const struct detector_ops peer_ops = {
 	.value = peer_value,
 	.evidence = peer_evidence,
 	.stats = peer_stats_json,
-	.free = peer_free,
+	.free = table_owner_free,
 };

@@ -47,6 +47,7 @@ struct risk {
 	uint64_t seed;
 	uint64_t counted, repeats, evicted, expired, folded;
 };
+TABLE_OWNER_FIRST(struct risk, hosts);
 
 static uint32_t
 rhash(const struct risk *rk, const struct ip_addr *a)
@@ -259,36 +260,19 @@ risk_stats(void *mod, struct json *j)
 	json_u64_kv(j, "evicted", rk->evicted);
 }
 
-static void
-risk_free(void *mod)
-{
-	struct risk *rk = mod;
-
-	if (rk == NULL)
-		return;
-	table_free(rk->hosts);
-	free(rk);
-}
-
 void *
 risk_new(const struct detector_env *env, char *err, size_t errlen)
 {
-	struct risk *rk = calloc(1, sizeof *rk);
+	struct risk *rk;
 	struct table_config tc = {
 		.capacity = env->cfg->max_risk, .entry_size = sizeof(struct hrisk),
 		.key_off = offsetof(struct hrisk, host), .key_len = sizeof(struct ip_addr),
 		.nlists = 1, .what = "risk",
 	};
 
-	if (rk == NULL) {
-		snprintf(err, errlen, "risk: out of memory");
+	if ((rk = table_owner_new(sizeof *rk, &tc, err, errlen)) == NULL)
 		return NULL;
-	}
 	rk->seed = env->seed ^ 0x7269;
-	if ((rk->hosts = table_new(&tc, err, errlen)) == NULL) {
-		free(rk);
-		return NULL;
-	}
 	return rk;
 }
 
@@ -301,5 +285,5 @@ const struct detector_ops risk_ops = {
 	.evidence = risk_evidence,
 	.alerted = risk_alerted,
 	.stats = risk_stats,
-	.free = risk_free,
+	.free = table_owner_free,
 };

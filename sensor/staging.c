@@ -66,6 +66,7 @@ struct staging {
 	uint64_t seed;
 	uint64_t started, evicted, expired;
 };
+TABLE_OWNER_FIRST(struct staging, eps);
 
 static struct episode *
 ep_lookup(struct staging *st, const struct ip_addr *host)
@@ -473,38 +474,21 @@ staging_stats(void *mod, struct json *j)
 	json_u64_kv(j, "evicted", st->evicted);
 }
 
-static void
-staging_free(void *mod)
-{
-	struct staging *st = mod;
-
-	if (st == NULL)
-		return;
-	table_free(st->eps);
-	free(st);
-}
-
 void *
 staging_new(const struct detector_env *env, char *err, size_t errlen)
 {
-	struct staging *st = calloc(1, sizeof *st);
+	struct staging *st;
 	struct table_config tc = {
 		.capacity = env->cfg->max_staging, .entry_size = sizeof(struct episode),
 		.key_off = offsetof(struct episode, host), .key_len = sizeof(struct ip_addr),
 		.nlists = 1, .what = "staging",
 	};
 
-	if (st == NULL) {
-		snprintf(err, errlen, "staging: out of memory");
+	if ((st = table_owner_new(sizeof *st, &tc, err, errlen)) == NULL)
 		return NULL;
-	}
 	st->dpi = env->dpi;
 	st->hosts = env->hosts;
 	st->seed = env->seed ^ 0x57a6;
-	if ((st->eps = table_new(&tc, err, errlen)) == NULL) {
-		free(st);
-		return NULL;
-	}
 	return st;
 }
 
@@ -517,5 +501,5 @@ const struct detector_ops staging_ops = {
 	.value = staging_value,
 	.evidence = staging_evidence,
 	.stats = staging_stats,
-	.free = staging_free,
+	.free = table_owner_free,
 };

@@ -87,6 +87,31 @@ table_free(struct table *t)
 	free(t);
 }
 
+void *
+table_owner_new(size_t size, const struct table_config *cfg, char *err, size_t errlen)
+{
+	struct table **owner = calloc(1, size);
+
+	if (owner == NULL) {
+		snprintf(err, errlen, "%s: out of memory", cfg->what);
+		return NULL;
+	}
+	if ((*owner = table_new(cfg, err, errlen)) == NULL) {
+		free(owner);
+		return NULL;
+	}
+	return owner;
+}
+
+void
+table_owner_free(void *owner)
+{
+	if (owner == NULL)
+		return;
+	table_free(*(struct table **)owner);
+	free(owner);
+}
+
 static inline int
 key_eq(const struct table *t, const struct tnode *n, const void *key)
 {

@@ -46,6 +46,19 @@ struct table;
 struct table *table_new(const struct table_config *cfg, char *err, size_t errlen);
 void table_free(struct table *t);
 
+/*
+ * A detector module whose state is one table, held as the FIRST member of
+ * its struct (struct x { struct table *t; ... }; assert it with
+ * TABLE_OWNER_FIRST). table_owner_new() returns a zeroed struct of size
+ * bytes with that table made, the caller's to free with table_owner_free()
+ * (NULL is fine, so it serves as the module's free hook); NULL with a
+ * message in err if either allocation fails.
+ */
+void *table_owner_new(size_t size, const struct table_config *cfg, char *err, size_t errlen);
+void table_owner_free(void *owner);
+#define TABLE_OWNER_FIRST(type, member) \
+	_Static_assert(offsetof(type, member) == 0, #type ": its table must come first (table_owner_free)")
+
 /* The entry with this key, or NULL. */
 void *table_lookup(struct table *t, const void *key, uint32_t hash);
 

@@ -5,17 +5,15 @@
  * (per-host cap keeps the heaviest domain, global cap, a random-subdomain
  * flood of one domain costing one entry).
  *
- * Packets go through the flow and host modules (pktbuild.h; home net
- * 10.0.0.0/8), then to the module's packet hook, as sensor.c does; rules
- * are evaluated by detect_tick() with the module registered.
+ * Packets go through the flow and host modules, then to the module's
+ * packet hook, and rules are evaluated by detect_tick() with the module
+ * registered, as sensor.c does (modharness.h; home net 10.0.0.0/8).
  */
 #include <stdlib.h>
 
 #include "t.h"
-#include "detect.h"
 #include "dnsmon.h"
-#include "pktbuild.h"
-#include "sensor.h"
+#include "modharness.h"
 
 /* ---- DNS messages --------------------------------------------------------- */
 
@@ -166,101 +164,21 @@ test_dnsmon_random_bytes_never_crash(void)
 
 /* ---- the module under rules ---------------------------------------------- */
 
-#define MAX_REC 16
+#define SETUP(h, rules, pairs, per) MH_SETUP(h, rules, dnsmon, \
+	(h)->cfg.max_dns_pairs = (pairs), (h)->cfg.max_dns_domains = (per), (h)->env.seed = 9)
 
-struct rec {
-	size_t n;
-	struct {
-		char rule[RULE_NAME_MAX];
-		char src[ADDR_STRLEN];
-		char extra[ALERT_EXTRA_MAX];
-		char message[512];
-	} a[MAX_REC];
-};
-
-struct dt {
-	struct pb_net n;
-	struct dpi *dpi;
-	struct ruleset *rs;
-	struct detect *d;
-	void *mod;
-	struct sensor_config cfg;
-	uint64_t risk;		/* nDPI risk bits the next packets' flows carry */
-	struct rec rec;
-};
-
+/*
+ * One DNS message src -> dst over UDP (or TCP with the length prefix); its
+ * flow carries the nDPI risk bits `risk`, as dpi.c sets them once the flow
+ * is classified.
+ */
 static void
-on_alert(void *ctx, const struct alert *a)
-{
-	struct rec *r = ctx;
-
-	if (r->n >= MAX_REC)
-		return;
-	snprintf(r->a[r->n].rule, sizeof r->a[r->n].rule, "%s", a->rule->name);
-	addr_fmt(&a->src, r->a[r->n].src, sizeof r->a[r->n].src);
-	snprintf(r->a[r->n].extra, sizeof r->a[r->n].extra, "%s", a->extra);
-	snprintf(r->a[r->n].message, sizeof r->a[r->n].message, "%s", a->message);
-	r->n++;
-}
-
-static int
-dt_init(struct dt *t, const char *rules, size_t pairs, size_t per_host)
-{
-	struct rules_errors errs = { 0 };
-	char err[256];
-	struct detect_config dc = { .sensor_name = "t", .max_engaged = 64, .run_id = 1, .seed = 3 };
-	struct detector_env env;
-
-	memset(t, 0, sizeof *t);
-	sensor_config_defaults(&t->cfg);
-	t->cfg.max_dns_pairs = pairs;
-	t->cfg.max_dns_domains = per_host;
-	if (pb_net_init(&t->n, 4096, 256, 1024) != 0)
-		return -1;
-	memset(&env, 0, sizeof env);
-	env.cfg = &t->cfg;
-	env.state_dirfd = -1;
-	env.hosts = t->n.hosts;
-	env.home = t->n.home;
-	env.seed = 9;
-	if (rules_parse(rules, strlen(rules), "t.rules", NULL, 0, &t->rs, &errs) != 0) {
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "  %s\n", errs.msgs[i]);
-		rules_errors_free(&errs);
-		return -1;
-	}
-	if ((t->dpi = dpi_new(err, sizeof err)) == NULL ||
-	    (env.dpi = t->dpi, (t->mod = dnsmon_new(&env, err, sizeof err)) == NULL) ||
-	    (t->d = detect_new(&dc, t->dpi, on_alert, &t->rec, err, sizeof err)) == NULL)
-		return fprintf(stderr, "  %s\n", err), -1;
-	detect_register(t->d, &dnsmon_ops, t->mod);
-	if (detect_set_rules(t->d, t->rs, err, sizeof err) != 0)
-		return fprintf(stderr, "  %s\n", err), -1;
-	return 0;
-}
-
-static void
-dt_free(struct dt *t)
-{
-	detect_free(t->d);
-	if (t->mod)
-		dnsmon_ops.free(t->mod);
-	dpi_free(t->dpi);
-	ruleset_free(t->rs);
-	pb_net_free(&t->n);
-}
-
-#define DT_INIT(t, rules, pairs, per) do { if (dt_init(t, rules, pairs, per) != 0) { \
-	CHECK(!"dt_init"); dt_free(t); return; } } while (0)
-
-/* One DNS message src -> dst over UDP (or TCP with the length prefix). */
-static void
-dns_send(struct dt *t, const char *src, const char *dst, int tcp, const struct msgbuf *m, uint64_t ts)
+dns_send_risk(struct mh *h, const char *src, const char *dst, int tcp, const struct msgbuf *m,
+    uint64_t risk, uint64_t ts)
 {
 	int from_server = 0;
 	struct pkt p;
 	uint8_t tcpbuf[700];
-	int dir;
 
 	from_server = m->n > 3 && (m->b[2] & 0x80);
 	p = pb_udp(src, from_server ? 53 : 40000, dst, from_server ? 40000 : 53, (uint32_t)m->n, ts);
@@ -275,17 +193,15 @@ dns_send(struct dt *t, const char *src, const char *dst, int tcp, const struct m
 		p.payload = tcpbuf;
 		p.payload_caplen = p.payload_len = (uint32_t)m->n + 2;
 	}
-	struct flow *f = flow_table_get(t->n.flows, &p, &dir);
-	if (f->pkts[0] + f->pkts[1] == 0) {
-		f->init_internal = (uint8_t)netset_contains(t->n.home, flow_initiator(f, NULL));
-		f->resp_internal = (uint8_t)netset_contains(t->n.home, flow_responder(f, NULL));
-	}
-	flow_account(t->n.flows, f, &p, dir);
-	f->app_risk = t->risk;	/* as dpi.c sets it once the flow is classified */
-	if (f->init_internal || f->resp_internal) {
-		host_account(t->n.hosts, f, dir, &p);
-		dnsmon_ops.packet(t->mod, f, dir, &p);
-	}
+	struct flow *f = pb_send(&h->n, &p);
+	f->app_risk = risk;
+	mh_deliver(h, f, &p);
+}
+
+static void
+dns_send(struct mh *h, const char *src, const char *dst, int tcp, const struct msgbuf *m, uint64_t ts)
+{
+	dns_send_risk(h, src, dst, tcp, m, 0, ts);
 }
 
 /*
@@ -309,7 +225,7 @@ name_i(char *name, size_t cap, unsigned i, size_t len, const char *domain)
 }
 
 static void
-query_i(struct dt *t, const char *src, const char *dst, unsigned i, size_t len, const char *domain,
+query_i(struct mh *h, const char *src, const char *dst, unsigned i, size_t len, const char *domain,
     unsigned qtype, uint64_t ts)
 {
 	char name[300];
@@ -317,15 +233,15 @@ query_i(struct dt *t, const char *src, const char *dst, unsigned i, size_t len, 
 
 	name_i(name, sizeof name, i, len, domain);
 	build_msg(&m, name, qtype, 0, 0);
-	dns_send(t, src, dst, 0, &m, ts);
+	dns_send(h, src, dst, 0, &m, ts);
 }
 
 static struct dnsmon_stats
-dstats(struct dt *t)
+dstats(struct mh *h)
 {
 	struct dnsmon_stats st;
 
-	dnsmon_get_stats(t->mod, &st);
+	dnsmon_get_stats(h->mod[0], &st);
 	return st;
 }
 
@@ -335,35 +251,35 @@ dstats(struct dt *t)
 
 /* n queries of 100 bytes below the domain (two 49-character labels and their dots). */
 static void
-send_bytes_case(struct dt *t, int n, size_t last_len)
+send_bytes_case(struct mh *h, int n, size_t last_len)
 {
 	for (int i = 0; i < n; i++)
-		query_i(t, "10.0.0.5", "198.51.100.53", (unsigned)i, i == n - 1 ? last_len : 98, "tunnel.example", 10,
+		query_i(h, "10.0.0.5", "198.51.100.53", (unsigned)i, i == n - 1 ? last_len : 98, "tunnel.example", 10,
 		    PB_T0 + (uint64_t)i * PB_SEC);
-	detect_tick(t->d, t->n.hosts, PB_T0, PB_T0 + (uint64_t)n * PB_SEC);
+	mh_tick(h, PB_T0, PB_T0 + (uint64_t)n * PB_SEC);
 }
 
 static void
 test_dnsmon_volume_rule_fires_above_threshold_not_at_it(void)
 {
-	struct dt t;
+	struct mh h;
 
-	DT_INIT(&t, R_BYTES, 256, 16);
-	send_bytes_case(&t, 10, 98);	/* 1000 bytes: > 999 */
-	CHECK_EQ_U(t.rec.n, 1);
-	if (t.rec.n == 1) {
-		CHECK_EQ_S(t.rec.a[0].src, "10.0.0.5");
-		CHECK(strstr(t.rec.a[0].message, "tunnel.example") != NULL);
-		CHECK(strstr(t.rec.a[0].extra, "\"domain\":\"tunnel.example\"") != NULL);
-		CHECK(strstr(t.rec.a[0].extra, "\"NULL\":10") != NULL);
-		CHECK(strstr(t.rec.a[0].extra, "\"samples\":[\"") != NULL);
+	SETUP(&h, R_BYTES, 256, 16);
+	send_bytes_case(&h, 10, 98);	/* 1000 bytes: > 999 */
+	CHECK_EQ_U(h.nrec, 1);
+	if (h.nrec == 1) {
+		CHECK_EQ_S(h.rec[0].src, "10.0.0.5");
+		CHECK(strstr(h.rec[0].message, "tunnel.example") != NULL);
+		CHECK(strstr(h.rec[0].extra, "\"domain\":\"tunnel.example\"") != NULL);
+		CHECK(strstr(h.rec[0].extra, "\"NULL\":10") != NULL);
+		CHECK(strstr(h.rec[0].extra, "\"samples\":[\"") != NULL);
 	}
-	dt_free(&t);
+	mh_free(&h);
 
-	DT_INIT(&t, R_BYTES, 256, 16);
-	send_bytes_case(&t, 10, 97);	/* 9 x 100 + 99 = 999 bytes: not > 999 */
-	CHECK_EQ_U(t.rec.n, 0);
-	dt_free(&t);
+	SETUP(&h, R_BYTES, 256, 16);
+	send_bytes_case(&h, 10, 97);	/* 9 x 100 + 99 = 999 bytes: not > 999 */
+	CHECK_EQ_U(h.nrec, 0);
+	mh_free(&h);
 }
 
 #define R_ENC(q) \
@@ -372,7 +288,7 @@ test_dnsmon_volume_rule_fires_above_threshold_not_at_it(void)
 
 /* Queries with 32-character labels of random letters: high entropy. */
 static void
-send_encoded(struct dt *t, int n, const char *domain)
+send_encoded(struct mh *h, int n, const char *domain)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 
@@ -385,31 +301,51 @@ send_encoded(struct dt *t, int n, const char *domain)
 		}
 		snprintf(name + 32, sizeof name - 32, ".%s", domain);
 		build_msg(&m, name, 16, 0, 0);
-		dns_send(t, "10.0.0.7", "198.51.100.53", 0, &m, PB_T0 + (uint64_t)i * 100000);
+		dns_send(h, "10.0.0.7", "198.51.100.53", 0, &m, PB_T0 + (uint64_t)i * 100000);
 	}
-	detect_tick(t->d, t->n.hosts, PB_T0, PB_T0 + 60 * PB_SEC);
+	mh_tick(h, PB_T0, PB_T0 + 60 * PB_SEC);
 }
 
 static void
 test_dnsmon_encoded_rule_fires_at_threshold_not_below(void)
 {
-	struct dt t;
+	struct mh h;
 
-	DT_INIT(&t, R_ENC("20"), 256, 16);
-	send_encoded(&t, 20, "c2.example");
-	CHECK_EQ_U(t.rec.n, 1);
-	dt_free(&t);
-	DT_INIT(&t, R_ENC("20"), 256, 16);
-	send_encoded(&t, 19, "c2.example");
-	CHECK_EQ_U(t.rec.n, 0);
-	dt_free(&t);
+	SETUP(&h, R_ENC("20"), 256, 16);
+	send_encoded(&h, 20, "c2.example");
+	CHECK_EQ_U(h.nrec, 1);
+	mh_free(&h);
+	SETUP(&h, R_ENC("20"), 256, 16);
+	send_encoded(&h, 19, "c2.example");
+	CHECK_EQ_U(h.nrec, 0);
+	mh_free(&h);
 	/* Ordinary short names do not look encoded, however many. */
-	DT_INIT(&t, R_ENC("20"), 256, 16);
+	SETUP(&h, R_ENC("20"), 256, 16);
 	for (int i = 0; i < 50; i++)
-		query_i(&t, "10.0.0.7", "198.51.100.53", (unsigned)i % 3, 3, "example.com", 1, PB_T0 + (uint64_t)i * PB_SEC);
-	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 60 * PB_SEC);
-	CHECK_EQ_U(t.rec.n, 0);
-	dt_free(&t);
+		query_i(&h, "10.0.0.7", "198.51.100.53", (unsigned)i % 3, 3, "example.com", 1, PB_T0 + (uint64_t)i * PB_SEC);
+	mh_tick(&h, PB_T0, PB_T0 + 60 * PB_SEC);
+	CHECK_EQ_U(h.nrec, 0);
+	mh_free(&h);
+}
+
+/*
+ * Query i under t.tunnel.example through the internal resolver: client
+ * 10.0.0.5 -> resolver 10.0.0.53 -> the internet with the same name, and
+ * the answers back. The upstream flow carries the nDPI risk bits up_risk.
+ */
+static void
+forwarded_query(struct mh *h, unsigned i, uint64_t up_risk, uint64_t ts)
+{
+	char name[200];
+	struct msgbuf m;
+
+	name_i(name, sizeof name, i, 96, "t.tunnel.example");
+	build_msg(&m, name, 10, 0, 0);
+	dns_send(h, "10.0.0.5", "10.0.0.53", 0, &m, ts);				/* client -> resolver */
+	dns_send_risk(h, "10.0.0.53", "203.0.113.53", 0, &m, up_risk, ts + 1000);	/* resolver -> internet */
+	build_msg(&m, name, 10, 1, 100);
+	dns_send_risk(h, "203.0.113.53", "10.0.0.53", 0, &m, up_risk, ts + 2000);	/* answer to the resolver */
+	dns_send(h, "10.0.0.53", "10.0.0.5", 0, &m, ts + 3000);			/* answer to the client */
 }
 
 /*
@@ -421,42 +357,33 @@ test_dnsmon_encoded_rule_fires_at_threshold_not_below(void)
 static void
 test_dnsmon_resolver_forwarded_queries_are_the_clients(void)
 {
-	struct dt t;
+	struct mh h;
 	struct msgbuf m;
 
-	DT_INIT(&t, R_BYTES, 256, 16);
-	for (int i = 0; i < 12; i++) {
-		char name[200];
-		uint64_t ts = PB_T0 + (uint64_t)i * PB_SEC;
-		name_i(name, sizeof name, (unsigned)i, 96, "t.tunnel.example");
-		build_msg(&m, name, 10, 0, 0);
-		dns_send(&t, "10.0.0.5", "10.0.0.53", 0, &m, ts);		/* client -> resolver */
-		dns_send(&t, "10.0.0.53", "203.0.113.53", 0, &m, ts + 1000);	/* resolver -> internet */
-		build_msg(&m, name, 10, 1, 100);
-		dns_send(&t, "203.0.113.53", "10.0.0.53", 0, &m, ts + 2000);	/* answer to the resolver */
-		dns_send(&t, "10.0.0.53", "10.0.0.5", 0, &m, ts + 3000);	/* answer to the client */
-	}
-	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 20 * PB_SEC);
-	CHECK_EQ_U(t.rec.n, 1);
-	CHECK_EQ_S(t.rec.a[0].src, "10.0.0.5");
-	CHECK(strstr(t.rec.a[0].extra, "\"server\":\"10.0.0.53\"") != NULL);
-	CHECK_EQ_U(dstats(&t).forwarded, 12);
-	CHECK_EQ_U(dstats(&t).pairs, 1);
-	CHECK_EQ_U(dstats(&t).hosts, 1);
-	dt_free(&t);
+	SETUP(&h, R_BYTES, 256, 16);
+	for (unsigned i = 0; i < 12; i++)
+		forwarded_query(&h, i, 0, PB_T0 + (uint64_t)i * PB_SEC);
+	mh_tick(&h, PB_T0, PB_T0 + 20 * PB_SEC);
+	CHECK_EQ_U(h.nrec, 1);
+	CHECK_EQ_S(h.rec[0].src, "10.0.0.5");
+	CHECK(strstr(h.rec[0].extra, "\"server\":\"10.0.0.53\"") != NULL);
+	CHECK_EQ_U(dstats(&h).forwarded, 12);
+	CHECK_EQ_U(dstats(&h).pairs, 1);
+	CHECK_EQ_U(dstats(&h).hosts, 1);
+	mh_free(&h);
 
 	/* Without the client leg (a tap that only sees the uplink) the resolver is all we know. */
-	DT_INIT(&t, R_BYTES, 256, 16);
+	SETUP(&h, R_BYTES, 256, 16);
 	for (int i = 0; i < 12; i++) {
 		char name[200];
 		name_i(name, sizeof name, (unsigned)i, 96, "t.tunnel.example");
 		build_msg(&m, name, 10, 0, 0);
-		dns_send(&t, "10.0.0.53", "203.0.113.53", 0, &m, PB_T0 + (uint64_t)i * PB_SEC);
+		dns_send(&h, "10.0.0.53", "203.0.113.53", 0, &m, PB_T0 + (uint64_t)i * PB_SEC);
 	}
-	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 20 * PB_SEC);
-	CHECK_EQ_U(t.rec.n, 1);
-	CHECK_EQ_S(t.rec.a[0].src, "10.0.0.53");
-	dt_free(&t);
+	mh_tick(&h, PB_T0, PB_T0 + 20 * PB_SEC);
+	CHECK_EQ_U(h.nrec, 1);
+	CHECK_EQ_S(h.rec[0].src, "10.0.0.53");
+	mh_free(&h);
 }
 
 /*
@@ -466,162 +393,125 @@ test_dnsmon_resolver_forwarded_queries_are_the_clients(void)
 static void
 test_dnsmon_risks_on_forwarded_flows_credit_the_client(void)
 {
-	struct dt t;
-	struct msgbuf m;
+	struct mh h;
 
-	DT_INIT(&t, R_BYTES, 256, 16);
-	for (int i = 0; i < 12; i++) {
-		char name[200];
-		uint64_t ts = PB_T0 + (uint64_t)i * PB_SEC;
-		name_i(name, sizeof name, (unsigned)i, 96, "t.tunnel.example");
-		build_msg(&m, name, 10, 0, 0);
-		t.risk = 0;
-		dns_send(&t, "10.0.0.5", "10.0.0.53", 0, &m, ts);
-		t.risk = 1ull << 3;	/* any risk bit: dpi_risk_names() names it */
-		dns_send(&t, "10.0.0.53", "203.0.113.53", 0, &m, ts + 1000);
-		build_msg(&m, name, 10, 1, 100);
-		dns_send(&t, "203.0.113.53", "10.0.0.53", 0, &m, ts + 2000);
-		t.risk = 0;
-		dns_send(&t, "10.0.0.53", "10.0.0.5", 0, &m, ts + 3000);
-	}
-	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 20 * PB_SEC);
-	CHECK_EQ_U(t.rec.n, 1);
+	SETUP(&h, R_BYTES, 256, 16);
+	for (unsigned i = 0; i < 12; i++)	/* any risk bit: dpi_risk_names() names it */
+		forwarded_query(&h, i, 1ull << 3, PB_T0 + (uint64_t)i * PB_SEC);
+	mh_tick(&h, PB_T0, PB_T0 + 20 * PB_SEC);
+	CHECK_EQ_U(h.nrec, 1);
 	/* The test's upstream queries share one flow (same ports): counted once. */
-	CHECK(strstr(t.rec.a[0].extra, "\"risky_flows\":1") != NULL);
-	CHECK(strstr(t.rec.a[0].extra, "\"risks\":\"\"") == NULL);
-	dt_free(&t);
+	CHECK(strstr(h.rec[0].extra, "\"risky_flows\":1") != NULL);
+	CHECK(strstr(h.rec[0].extra, "\"risks\":\"\"") == NULL);
+	mh_free(&h);
 }
 
 static void
 test_dnsmon_reads_tcp_with_length_prefix(void)
 {
-	struct dt t;
+	struct mh h;
 	struct msgbuf m;
 
-	DT_INIT(&t, R_BYTES, 256, 16);
+	SETUP(&h, R_BYTES, 256, 16);
 	build_msg(&m, "abc.tunnel.example", 16, 0, 0);
-	dns_send(&t, "10.0.0.5", "198.51.100.53", 1, &m, PB_T0);
-	CHECK_EQ_U(dstats(&t).tcp, 1);
-	CHECK_EQ_U(dstats(&t).queries, 1);
-	CHECK_EQ_U(dstats(&t).pairs, 1);
-	dt_free(&t);
+	dns_send(&h, "10.0.0.5", "198.51.100.53", 1, &m, PB_T0);
+	CHECK_EQ_U(dstats(&h).tcp, 1);
+	CHECK_EQ_U(dstats(&h).queries, 1);
+	CHECK_EQ_U(dstats(&h).pairs, 1);
+	mh_free(&h);
 }
 
 static void
 test_dnsmon_malformed_counted_and_skipped(void)
 {
-	struct dt t;
+	struct mh h;
 	struct msgbuf m;
 
-	DT_INIT(&t, R_BYTES, 256, 16);
+	SETUP(&h, R_BYTES, 256, 16);
 	build_msg(&m, "abc.tunnel.example", 16, 0, 0);
 	m.b[12] = 0xc0;	/* the question starts with a pointer to itself + 1 */
 	m.b[13] = 12;
-	dns_send(&t, "10.0.0.5", "198.51.100.53", 0, &m, PB_T0);
+	dns_send(&h, "10.0.0.5", "198.51.100.53", 0, &m, PB_T0);
 	m.n = 7;	/* cut inside the header */
-	dns_send(&t, "10.0.0.5", "198.51.100.53", 0, &m, PB_T0 + 1);
-	CHECK_EQ_U(dstats(&t).malformed, 2);
-	CHECK_EQ_U(dstats(&t).pairs, 0);
-	dt_free(&t);
+	dns_send(&h, "10.0.0.5", "198.51.100.53", 0, &m, PB_T0 + 1);
+	CHECK_EQ_U(dstats(&h).malformed, 2);
+	CHECK_EQ_U(dstats(&h).pairs, 0);
+	mh_free(&h);
 }
 
 static void
 test_dnsmon_per_host_cap_keeps_the_heaviest_domain(void)
 {
-	struct dt t;
+	struct mh h;
 
-	DT_INIT(&t, R_BYTES, 256, 4);
+	SETUP(&h, R_BYTES, 256, 4);
 	/* The heavy one first, then a stream of one-query domains. */
 	for (int i = 0; i < 30; i++)
-		query_i(&t, "10.0.0.5", "198.51.100.53", (unsigned)i, 40, "heavy.example", 10, PB_T0 + (uint64_t)i * 1000);
+		query_i(&h, "10.0.0.5", "198.51.100.53", (unsigned)i, 40, "heavy.example", 10, PB_T0 + (uint64_t)i * 1000);
 	for (int i = 0; i < 20; i++) {
 		char dom[64];
 		snprintf(dom, sizeof dom, "d%d.example", i);
-		query_i(&t, "10.0.0.5", "198.51.100.53", 1, 3, dom, 1, PB_T0 + PB_SEC + (uint64_t)i * 1000);
+		query_i(&h, "10.0.0.5", "198.51.100.53", 1, 3, dom, 1, PB_T0 + PB_SEC + (uint64_t)i * 1000);
 	}
-	struct dnsmon_stats st = dstats(&t);
+	struct dnsmon_stats st = dstats(&h);
 	CHECK_EQ_U(st.pairs, 4);
 	CHECK_EQ_U(st.host_cap_evicted, 17);
-	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0 + 2 * PB_SEC);
-	CHECK_EQ_U(t.rec.n, 1);	/* 30 x 41 bytes under heavy.example: still there */
-	dt_free(&t);
+	mh_tick(&h, PB_T0, PB_T0 + 2 * PB_SEC);
+	CHECK_EQ_U(h.nrec, 1);	/* 30 x 41 bytes under heavy.example: still there */
+	mh_free(&h);
 }
 
 static void
 test_dnsmon_pair_cap_evicts_and_counts(void)
 {
-	struct dt t;
+	struct mh h;
 
-	DT_INIT(&t, R_BYTES, 16, 4);
-	for (int h = 0; h < 40; h++) {
+	SETUP(&h, R_BYTES, 16, 4);
+	for (int k = 0; k < 40; k++) {
 		char src[32];
-		snprintf(src, sizeof src, "10.0.1.%d", h + 1);
-		query_i(&t, src, "198.51.100.53", 1, 5, "example.com", 1, PB_T0 + (uint64_t)h * 1000);
+		snprintf(src, sizeof src, "10.0.1.%d", k + 1);
+		query_i(&h, src, "198.51.100.53", 1, 5, "example.com", 1, PB_T0 + (uint64_t)k * 1000);
 	}
-	struct dnsmon_stats st = dstats(&t);
+	struct dnsmon_stats st = dstats(&h);
 	CHECK_EQ_U(st.pairs, 16);
 	CHECK_EQ_U(st.pairs_capacity, 16);
 	CHECK_EQ_U(st.pairs_evicted, 24);
 	CHECK(st.hosts <= 16);
-	dt_free(&t);
+	mh_free(&h);
 }
 
-/* The value of one metric for the first subject the module visits. */
-struct probe {
-	void *mod;
-	enum metric_id metric;
-	uint64_t now;
-	double v;
-	int n;
-};
-
-static void
-probe_visit(void *vctx, const struct subject *s)
-{
-	struct probe *pr = vctx;
-	struct rule_cond c;
-
-	memset(&c, 0, sizeof c);
-	c.metric = pr->metric;
-	c.window_s = 600;
-	if (pr->n++ == 0)
-		pr->v = dnsmon_ops.value(pr->mod, s, &c, pr->now);
-}
-
+/* The value of one metric (over 10 min) for the first subject the module visits. */
 static double
-probe(struct dt *t, enum metric_id metric, uint64_t now)
+probe(struct mh *h, enum metric_id metric, uint64_t now)
 {
-	struct probe pr = { t->mod, metric, now, -1, 0 };
-
-	dnsmon_ops.each(t->mod, 0, now, probe_visit, &pr);
-	return pr.v;
+	return mh_visit(h, 0, now) ? mh_value(h, 0, &h->seen[0], metric, 600, now) : -1;
 }
 
 static void
 test_dnsmon_random_subdomain_flood_is_one_entry_counted_by_sketch(void)
 {
-	struct dt t;
+	struct mh h;
 	uint64_t end = PB_T0 + 5000 * 10000ull;
 
-	DT_INIT(&t, R_BYTES, 64, 4);
+	SETUP(&h, R_BYTES, 64, 4);
 	for (unsigned i = 0; i < 5000; i++)
-		query_i(&t, "10.0.0.9", "198.51.100.53", i * 2654435761u, 12, "victim.example", 1,
+		query_i(&h, "10.0.0.9", "198.51.100.53", i * 2654435761u, 12, "victim.example", 1,
 		    PB_T0 + (uint64_t)i * 10000);
-	CHECK_EQ_U(dstats(&t).pairs, 1);
-	double est = probe(&t, M_DNS_SUBDOMAINS, end);
+	CHECK_EQ_U(dstats(&h).pairs, 1);
+	double est = probe(&h, M_DNS_SUBDOMAINS, end);
 	CHECK(est > 5000 * 0.6 && est < 5000 * 1.4);	/* 64 registers: ~13 % standard error */
-	CHECK_EQ_U((uint64_t)probe(&t, M_DNS_QUERIES, end), 5000);
-	CHECK_EQ_U((uint64_t)probe(&t, M_DNS_QNAME_BYTES, end), 5000 * 13);
-	CHECK_EQ_U((uint64_t)probe(&t, M_DNS_LABEL_MAX, end), 12);
-	dt_free(&t);
+	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_QUERIES, end), 5000);
+	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_QNAME_BYTES, end), 5000 * 13);
+	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_LABEL_MAX, end), 12);
+	mh_free(&h);
 
 	/* One name asked over and over is one subdomain. */
-	DT_INIT(&t, R_BYTES, 64, 4);
+	SETUP(&h, R_BYTES, 64, 4);
 	for (unsigned i = 0; i < 100; i++)
-		query_i(&t, "10.0.0.9", "198.51.100.53", 7, 12, "victim.example", 16, PB_T0 + (uint64_t)i * 10000);
-	CHECK_EQ_U((uint64_t)probe(&t, M_DNS_SUBDOMAINS, PB_T0 + PB_SEC * 2), 1);
-	CHECK(probe(&t, M_DNS_QTYPE_SHARE, PB_T0 + PB_SEC * 2) == 1.0);
-	dt_free(&t);
+		query_i(&h, "10.0.0.9", "198.51.100.53", 7, 12, "victim.example", 16, PB_T0 + (uint64_t)i * 10000);
+	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_SUBDOMAINS, PB_T0 + PB_SEC * 2), 1);
+	CHECK(probe(&h, M_DNS_QTYPE_SHARE, PB_T0 + PB_SEC * 2) == 1.0);
+	mh_free(&h);
 }
 
 T_MAIN("dnsmon",

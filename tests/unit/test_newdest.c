@@ -25,25 +25,8 @@
 #define HOST2 "10.0.0.6"
 #define EXT "198.51.100.9"
 
-static int
-setup(struct mh *h, const char *rules, size_t cap, int dirfd, const char *dir)
-{
-	char err[256];
-
-	if (mh_init(h, rules) != 0)
-		return -1;
-	h->cfg.max_newdest = cap;
-	h->cfg.state_dir = dir;
-	h->env.state_dirfd = dirfd;
-	if (mh_add(h, &newdest_ops, newdest_new(&h->env, err, sizeof err)) != 0) {
-		fprintf(stderr, "  %s\n", err);
-		return -1;
-	}
-	return mh_rules(h);
-}
-
-#define SETUP(h, rules, cap, fd, dir) do { if (setup(h, rules, cap, fd, dir) != 0) { \
-	CHECK(!"setup"); mh_free(h); return; } } while (0)
+#define SETUP(h, rules, cap, fd, dir) MH_SETUP(h, rules, newdest, \
+	(h)->cfg.max_newdest = (cap), (h)->cfg.state_dir = (dir), (h)->env.state_dirfd = (fd))
 
 static void
 test_newdest_fires_above_threshold_not_at_it(void)

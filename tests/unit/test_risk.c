@@ -22,22 +22,8 @@
 #define RULE_B 1
 #define RULE_C 2
 
-static int
-setup(struct mh *h, const char *rules, size_t cap)
-{
-	char err[256];
-
-	if (mh_init(h, rules) != 0)
-		return -1;
-	h->cfg.max_risk = cap;
-	if (mh_add(h, &risk_ops, risk_new(&h->env, err, sizeof err)) != 0) {
-		fprintf(stderr, "  %s\n", err);
-		return -1;
-	}
-	return mh_rules(h);
-}
-
-#define SETUP(h, rules, cap) do { if (setup(h, rules, cap) != 0) { CHECK(!"setup"); mh_free(h); return; } } while (0)
+#define SETUP(h, rules, cap) MH_SETUP(h, rules, risk, \
+	(h)->cfg.max_risk = (cap))
 
 /* Another detector's alert as detect.c hands it to the alerted hook. */
 static void

@@ -19,22 +19,8 @@
 #define HOST "10.0.0.5"
 #define EXT "198.51.100.9"
 
-static int
-setup(struct mh *h, const char *rules, size_t cap)
-{
-	char err[256];
-
-	if (mh_init(h, rules) != 0)
-		return -1;
-	h->cfg.max_staging = cap;
-	if (mh_add(h, &staging_ops, staging_new(&h->env, err, sizeof err)) != 0) {
-		fprintf(stderr, "  %s\n", err);
-		return -1;
-	}
-	return mh_rules(h);
-}
-
-#define SETUP(h, rules, cap) do { if (setup(h, rules, cap) != 0) { CHECK(!"setup"); mh_free(h); return; } } while (0)
+#define SETUP(h, rules, cap) MH_SETUP(h, rules, staging, \
+	(h)->cfg.max_staging = (cap))
 
 /* HOST reads `a` bytes from 10.0.1.1 and `b` from 10.0.1.2 (SMB-like, it opens the flows). */
 static void
