@@ -25,6 +25,10 @@
 
 #define FLOW_NAME_MAX 64	/* server name kept per flow (SNI / Host / DNS query) */
 
+/* struct flow's mod_flags: a module marks flows it follows, so its packet
+ * hook skips every other flow without a table lookup. */
+#define FLOW_MF_NEWDEST	0x01	/* newdest.c: its destination is new, its bytes are counted */
+
 /* Direction of a packet relative to the flow's initiator. */
 #define FLOW_DIR_FWD 0		/* initiator -> responder */
 #define FLOW_DIR_REV 1		/* responder -> initiator */
@@ -60,6 +64,7 @@ struct flow {
 	uint8_t tcp_flags[2];	/* OR of flags seen, per direction */
 	uint8_t fin_seen;	/* bit 0: FIN fwd, bit 1: FIN rev */
 	uint8_t dpi_state;	/* owned by dpi.c */
+	uint8_t mod_flags;	/* detector modules' bits about this flow (FLOW_MF_*) */
 	uint16_t dpi_packets;	/* packets handed to DPI so far */
 
 	uint64_t first_us, last_us;

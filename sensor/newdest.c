@@ -176,7 +176,7 @@ recent_add(struct newdest *nd, const struct ip_addr *host, const struct ip_addr 
 
 /* A flow's first packet from an internal host to an external address. */
 static void
-contact(struct newdest *nd, const struct ip_addr *host, const struct flow *f, uint64_t now)
+contact(struct newdest *nd, const struct ip_addr *host, struct flow *f, uint64_t now)
 {
 	uint16_t port;
 	const struct ip_addr *peer = flow_responder(f, &port);
@@ -185,7 +185,9 @@ contact(struct newdest *nd, const struct ip_addr *host, const struct flow *f, ui
 
 	if (nd->created_us == 0)
 		nd->created_us = now;	/* the memory's first day */
-	if (!known(nd, host, dh) && recent_find(nd, host, peer) == NULL) {
+	/* A destination found new a moment ago is "known" now, but its
+	 * later flows still add to its upload: look in the recent ones first. */
+	if ((r = recent_find(nd, host, peer)) == NULL && !known(nd, host, dh)) {
 		r = recent_add(nd, host, peer);
 		r->first_us = r->last_us = now;
 		r->host_new = 1;
@@ -193,6 +195,8 @@ contact(struct newdest *nd, const struct ip_addr *host, const struct flow *f, ui
 		r->port = port;
 		r->l4proto = f->key.proto;
 	}
+	if (r != NULL)
+		f->mod_flags |= FLOW_MF_NEWDEST;
 	seen_put(nd, host, dh, now, now);
 	seen_put(nd, NULL, dh, now, now);
 }
@@ -210,7 +214,8 @@ newdest_packet(void *mod, struct flow *f, int dir, const struct pkt *p)
 	host = flow_initiator(f, NULL);
 	if (f->pkts[0] + f->pkts[1] == 1)
 		contact(nd, host, f, p->ts_us);
-	if (p->payload_len == 0 || (r = recent_find(nd, host, flow_responder(f, NULL))) == NULL)
+	if (p->payload_len == 0 || !(f->mod_flags & FLOW_MF_NEWDEST) ||
+	    (r = recent_find(nd, host, flow_responder(f, NULL))) == NULL)
 		return;
 	r->out_bytes += p->payload_len;
 	r->last_us = p->ts_us;

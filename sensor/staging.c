@@ -26,6 +26,7 @@
 /* A peer becomes a "source" once it delivered this much: name lookups,
  * directory listings and logins are not collection. */
 #define STAGING_SRC_MIN	1000000u
+#define STAGING_FILTER_BITS 4096u
 
 struct stg_src {
 	struct ip_addr ip;
@@ -65,7 +66,37 @@ struct staging {
 	const struct dpi *dpi;
 	uint64_t seed;
 	uint64_t started, evicted, expired;
+	/*
+	 * Hosts that have collected something, by a bit of their hash: every
+	 * outbound packet of every host asks "is this host sending what it
+	 * collected?", and a table lookup for each was 2 % of the sensor.
+	 * A clear bit answers no at once; a set one (or a collision) looks.
+	 * Rebuilt on each tick from the live episodes.
+	 */
+	uint64_t collecting[STAGING_FILTER_BITS / 64];
 };
+
+static uint32_t
+filter_bit(const struct staging *st, const struct ip_addr *host)
+{
+	return (uint32_t)(addr_hash(host, st->seed ^ 0xf1) % STAGING_FILTER_BITS);
+}
+
+static void
+filter_set(struct staging *st, const struct ip_addr *host)
+{
+	uint32_t b = filter_bit(st, host);
+
+	st->collecting[b / 64] |= 1ULL << (b % 64);
+}
+
+static int
+filter_maybe(const struct staging *st, const struct ip_addr *host)
+{
+	uint32_t b = filter_bit(st, host);
+
+	return (st->collecting[b / 64] >> (b % 64)) & 1;
+}
 TABLE_OWNER_FIRST(struct staging, eps);
 
 static struct episode *
@@ -212,6 +243,8 @@ pull(struct staging *st, const struct ip_addr *host, const struct flow *f, uint6
 	ep->pull_last_us = now;
 	ep->in_bytes += n;
 	src_add(ep, from, f, n);
+	if (ep->nsources > 0)
+		filter_set(st, host);
 	if (src_find(ep, from)->bytes >= STAGING_SRC_MIN)
 		ep->in_last_us = now;
 	ep->last_us = now;	/* the LRU order each() relies on */
@@ -234,7 +267,8 @@ staging_packet(void *mod, struct flow *f, int dir, const struct pkt *p)
 		return;
 	}
 	/* Sends count once something was collected, for STAGING_TTL after it. */
-	if (dir != FLOW_DIR_FWD || (ep = ep_lookup(st, host)) == NULL || ep->nsources == 0 ||
+	if (dir != FLOW_DIR_FWD || !filter_maybe(st, host) || (ep = ep_lookup(st, host)) == NULL ||
+	    ep->nsources == 0 ||
 	    p->ts_us > ep->in_last_us + (uint64_t)STAGING_TTL_S * 1000000u)
 		return;
 	ep->out_bytes += p->payload_len;
@@ -255,6 +289,10 @@ staging_tick(void *mod, uint64_t now)
 		table_del(st->eps, ep);
 		st->expired++;
 	}
+	memset(st->collecting, 0, sizeof st->collecting);
+	for (ep = table_head(st->eps, 0); ep != NULL; ep = table_next(st->eps, ep))
+		if (ep->nsources > 0)
+			filter_set(st, &ep->host);
 }
 
 static const struct stg_src *
