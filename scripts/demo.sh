@@ -47,16 +47,22 @@ for line in open(sys.argv[1]):
     al = a["alert"]
     print(f'{a["timestamp"]}  {al["severity"].upper():8} {al["category"]:14} {al["rule"]}')
     print(f'    {al["message"]}')
+    st = a["evidence"].get("staging")
+    if st:	# the copy-then-transfer story: both halves
+        for s in st["collected"]["from"]:
+            print(f'    <- {s["ip"]} {s["app"]}: {s["bytes"]:,} bytes collected')
+        print(f'       then, {st["delay_s"]} s later:')
     for d in a["evidence"]["destinations"][:4]:
         print(f'    -> {d["ip"]}:{d["port"]} {d.get("server_name", "")} {d["app"]}: '
-              f'{d["bytes_out"]:,} bytes out, {d["bytes_in"]:,} in')
+              f'{d["bytes_out"]:,} bytes out')
 PY
 echo
 echo "== the same alerts, kept in stream outflow:alerts:stream: $(redis-cli -p "$port" XLEN outflow:alerts:stream) entries"
 echo "   (a dashboard that was offline reads them with XRANGE / XREAD)"
 echo
-echo "== the first alert as JSON"
-redis-cli -p "$port" --raw XRANGE outflow:alerts:stream - + COUNT 1 | sed -n 5p | python3 -m json.tool
+echo "== the staging-then-transfer alert as JSON (read back from the stream)"
+redis-cli -p "$port" --raw XRANGE outflow:alerts:stream - + | grep '"rule":"staging-then-transfer"' |
+	head -n1 | python3 -m json.tool
 echo
 echo "== sensor log"
 grep -v '^{' "$tmp/sensor.log" || true
