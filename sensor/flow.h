@@ -28,6 +28,7 @@
 /* struct flow's mod_flags: a module marks flows it follows, so its packet
  * hook skips every other flow without a table lookup. */
 #define FLOW_MF_NEWDEST	0x01	/* newdest.c: its destination is new, its bytes are counted */
+#define FLOW_MF_NEWDEST_SEEN 0x02	/* newdest.c: its first contact is recorded */
 
 /* Direction of a packet relative to the flow's initiator. */
 #define FLOW_DIR_FWD 0		/* initiator -> responder */

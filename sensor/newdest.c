@@ -99,22 +99,14 @@ seen_hash(const struct newdest *nd, const struct seen_key *k)
 	return (uint32_t)hash_mix64(k->dh ^ addr_hash(&k->host, nd->seed));
 }
 
+/*
+ * Records a contact; returns the entry (new entries start at first_us) and
+ * in *existed whether it was there before: "known?" and "remember it" in
+ * one probe (every new flow asks both, for the host and for the network).
+ */
 static struct seen *
-seen_find(struct newdest *nd, const struct ip_addr *host, uint64_t dh)
-{
-	struct seen_key k;
-
-	memset(&k, 0, sizeof k);
-	if (host != NULL)
-		k.host = *host;
-	k.dh = dh;
-	return table_lookup(nd->seen, &k, seen_hash(nd, &k));
-}
-
-/* Records a contact; returns the entry (new entries start at first_us). */
-static struct seen *
-seen_put(struct newdest *nd, const struct ip_addr *host, uint64_t dh, uint64_t first_us,
-    uint64_t last_us)
+seen_touch(struct newdest *nd, const struct ip_addr *host, uint64_t dh, uint64_t first_us,
+    uint64_t last_us, int *existed)
 {
 	struct seen_key k;
 	struct seen *e;
@@ -123,10 +115,12 @@ seen_put(struct newdest *nd, const struct ip_addr *host, uint64_t dh, uint64_t f
 	if (host != NULL)
 		k.host = *host;
 	k.dh = dh;
+	*existed = 0;
 	if ((e = table_lookup(nd->seen, &k, seen_hash(nd, &k))) != NULL) {
 		if (last_us > e->last_us)
 			e->last_us = last_us;
 		table_touch(nd->seen, e, -1);
+		*existed = 1;
 		return e;
 	}
 	if (table_full(nd->seen)) {
@@ -137,17 +131,6 @@ seen_put(struct newdest *nd, const struct ip_addr *host, uint64_t dh, uint64_t f
 	e->first_us = first_us;
 	e->last_us = last_us;
 	return e;
-}
-
-/*
- * Contacted by host (NULL: by anyone) before? Asked before the contact is
- * recorded, so any entry is earlier history (this run's or a loaded one's,
- * whatever its time: a replay repeats the same times).
- */
-static int
-known(struct newdest *nd, const struct ip_addr *host, uint64_t dh)
-{
-	return seen_find(nd, host, dh) != NULL;
 }
 
 /* ---- the recent new destinations ------------------------------------------ */
@@ -185,20 +168,24 @@ contact(struct newdest *nd, const struct ip_addr *host, struct flow *f, uint64_t
 
 	if (nd->created_us == 0)
 		nd->created_us = now;	/* the memory's first day */
+	int host_knew, net_knew;
+
+	/* Asked before the contact is recorded: an entry is earlier history. */
+	seen_touch(nd, host, dh, now, now, &host_knew);
+	seen_touch(nd, NULL, dh, now, now, &net_knew);
 	/* A destination found new a moment ago is "known" now, but its
 	 * later flows still add to its upload: look in the recent ones first. */
-	if ((r = recent_find(nd, host, peer)) == NULL && !known(nd, host, dh)) {
+	if ((r = recent_find(nd, host, peer)) == NULL && !host_knew) {
 		r = recent_add(nd, host, peer);
 		r->first_us = r->last_us = now;
 		r->host_new = 1;
-		r->net_new = !known(nd, NULL, dh);
+		r->net_new = !net_knew;
 		r->port = port;
 		r->l4proto = f->key.proto;
 	}
 	if (r != NULL)
 		f->mod_flags |= FLOW_MF_NEWDEST;
-	seen_put(nd, host, dh, now, now);
-	seen_put(nd, NULL, dh, now, now);
+	f->mod_flags |= FLOW_MF_NEWDEST_SEEN;
 }
 
 static void
@@ -212,7 +199,7 @@ newdest_packet(void *mod, struct flow *f, int dir, const struct pkt *p)
 		return;
 	nd->now_us = p->ts_us;
 	host = flow_initiator(f, NULL);
-	if (f->pkts[0] + f->pkts[1] == 1)
+	if (f->pkts[0] + f->pkts[1] == 1 && !(f->mod_flags & FLOW_MF_NEWDEST_SEEN))
 		contact(nd, host, f, p->ts_us);
 	if (p->payload_len == 0 || !(f->mod_flags & FLOW_MF_NEWDEST) ||
 	    (r = recent_find(nd, host, flow_responder(f, NULL))) == NULL)
@@ -236,7 +223,14 @@ newdest_classified(void *mod, struct flow *f, uint64_t now)
 	if (!f->init_internal || f->resp_internal)
 		return;
 	host = flow_initiator(f, NULL);
-	if ((r = recent_find(nd, host, flow_responder(f, NULL))) != NULL) {
+	/* A flow nDPI names on its first packet (DNS) is classified before the
+	 * packet hook sees it: record the contact first. */
+	if (f->pkts[0] + f->pkts[1] == 1 && f->pkts[FLOW_DIR_FWD] == 1 &&
+	    !(f->mod_flags & FLOW_MF_NEWDEST_SEEN))
+		contact(nd, host, f, now);
+	/* Only a flow to a recent new destination has a recent entry to name. */
+	r = f->mod_flags & FLOW_MF_NEWDEST ? recent_find(nd, host, flow_responder(f, NULL)) : NULL;
+	if (r != NULL) {
 		r->master = f->app_master;
 		r->app = f->app_proto;
 		r->category = f->app_category;
@@ -246,17 +240,18 @@ newdest_classified(void *mod, struct flow *f, uint64_t now)
 	    domain_registered(f->server_name, dom, sizeof dom) == NULL)
 		return;
 	dh = dh_domain(dom);
+	int host_knew, net_knew;
+	seen_touch(nd, host, dh, now, now, &host_knew);
+	seen_touch(nd, NULL, dh, now, now, &net_knew);
 	if (r != NULL && !r->named) {
 		r->named = 1;
 		snprintf(r->name, sizeof r->name, "%s", f->server_name);
 		snprintf(r->domain, sizeof r->domain, "%s", dom);
-		if (known(nd, host, dh))
+		if (host_knew)
 			r->host_new = 0;
-		if (known(nd, NULL, dh))
+		if (net_knew)
 			r->net_new = 0;
 	}
-	seen_put(nd, host, dh, now, now);
-	seen_put(nd, NULL, dh, now, now);
 }
 
 /* ---- the state file ------------------------------------------------------- */
@@ -345,7 +340,8 @@ state_parse(struct newdest *nd, const uint8_t *buf, size_t len)
 		int net = 1;
 		for (int k = 0; k < 16; k++)
 			net &= host.b[k] == 0;
-		seen_put(nd, net ? NULL : &host, get_u64(r + 16), get_u64(r + 24), get_u64(r + 32));
+		int existed;
+		seen_touch(nd, net ? NULL : &host, get_u64(r + 16), get_u64(r + 24), get_u64(r + 32), &existed);
 	}
 	nd->loaded = count;
 }
