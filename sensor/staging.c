@@ -489,7 +489,8 @@ staging_evidence(void *mod, const struct subject *s, const struct rule *r, struc
 	{
 		uint32_t si[STAGING_MAX_SRC];
 		size_t ns = order_src(ep, si);
-		for (size_t i = 0; i < ns; i++)
+		/* Only what counted as collected (a name lookup is not a source). */
+		for (size_t i = 0; i < ns && ep->src[si[i]].bytes >= STAGING_SRC_MIN; i++)
 			detect_pair_flows(st->hosts, st->dpi, &s->host, &ep->src[si[i]].ip, a);
 	}
 	snprintf(a->detail, sizeof a->detail, "pulled %s from %" PRIu32 " internal source%s, sent %s "
