@@ -1016,8 +1016,6 @@ visit_subject(void *vctx, const struct subject *s)
 		if (d->rt[ri].scope != vc->scope || r->disabled ||
 		    (r->hosts && !netset_contains(r->hosts, &s->host)))
 			continue;
-		if (rule_filters(r) && target_excluded(d, ri, &tt))
-			continue;
 		d->st.evaluations++;
 		for (i = 0; i < r->ncond; i++) {
 			const struct rule_cond *c = &r->cond[i];
@@ -1033,7 +1031,9 @@ visit_subject(void *vctx, const struct subject *s)
 			if (!cond_holds(c, v[i], rule_weight(d, r)))
 				break;
 		}
-		if (i < r->ncond)
+		/* Filters after the conditions: their globs cost more than the
+		 * comparisons, and almost every subject fails a comparison. */
+		if (i < r->ncond || (rule_filters(r) && target_excluded(d, ri, &tt)))
 			continue;
 		if (!h_looked) {
 			h = host_lookup(d->ht, &s->host);
