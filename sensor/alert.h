@@ -29,7 +29,7 @@
 #include "rules.h"
 
 #define ALERT_MAX_DESTS 8
-#define ALERT_JSON_MAX	16384
+#define ALERT_JSON_MAX	32768	/* the largest alert is ~27 KB: test_alert proves it fits */
 
 enum alert_state { ALERT_NEW, ALERT_UPDATE };
 

@@ -296,6 +296,76 @@ test_alert_community_id_matches_the_spec_example(void)
 	CHECK_EQ_U(a.nflows, ALERT_MAX_FLOWS);
 }
 
+/*
+ * The largest alert the sensor can build must fit ALERT_JSON_MAX, or it
+ * would be dropped (counted, but lost): every list full, every name at its
+ * limit and made of bytes that are not UTF-8 (each becomes a 3-byte
+ * U+FFFD), a message of control characters (6 bytes each as \u00XX), the
+ * module object at its limit, every number at its widest.
+ */
+static void
+test_alert_worst_case_fits_the_json_buffer(void)
+{
+	struct ruleset *rs = parse();
+	static struct alert a;
+	static char buf[ALERT_JSON_MAX];
+	struct rule r;
+
+	CHECK(rs != NULL);
+	if (rs == NULL)
+		return;
+	r = rs->rules[0];
+	mk_alert(&a, &r);
+	r.ncond = RULE_MAX_CONDS;
+	for (size_t i = 0; i < RULE_MAX_CONDS; i++) {
+		r.cond[i] = rs->rules[0].cond[0];
+		a.values[i] = 1.2345678901234567e300;
+	}
+	r.nmitre = RULE_MAX_MITRE;
+	for (size_t i = 0; i < RULE_MAX_MITRE; i++)
+		snprintf(r.mitre[i], sizeof r.mitre[i], "T1048.003");
+	memset(r.name, 'r', sizeof r.name - 1);
+	r.name[sizeof r.name - 1] = '\0';
+	a.ndests = ALERT_MAX_DESTS;
+	for (size_t i = 0; i < ALERT_MAX_DESTS; i++) {
+		struct alert_dest *d = &a.dests[i];
+		d->ip = pb_ip("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+		d->port = 65535;
+		d->l4proto = 200;
+		memset(d->app, 0xff, sizeof d->app - 1);
+		memset(d->app_proto, 0xff, sizeof d->app_proto - 1);
+		memset(d->server_name, 0xff, sizeof d->server_name - 1);
+		d->bytes_out = d->bytes_in = d->flows = UINT64_MAX;
+	}
+	a.napps = ALERT_MAX_APPS;
+	for (size_t i = 0; i < ALERT_MAX_APPS; i++) {
+		memset(a.apps[i].app, 0xff, sizeof a.apps[i].app - 1);
+		a.apps[i].bytes_out = a.apps[i].bytes_in = UINT64_MAX;
+	}
+	a.nflows = ALERT_MAX_FLOWS;
+	for (size_t i = 0; i < ALERT_MAX_FLOWS; i++) {
+		struct alert_flow *f = &a.flows[i];
+		f->src = f->dst = pb_ip("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+		f->sport = f->dport = 65535;
+		f->l4proto = 200;
+		f->first_us = f->last_us = UINT64_MAX / 2;
+		f->bytes_out = f->bytes_in = UINT64_MAX;
+		memset(f->app, 0xff, sizeof f->app - 1);
+		memset(f->server_name, 0xff, sizeof f->server_name - 1);
+		memset(f->community_id, 'c', sizeof f->community_id - 1);
+	}
+	memset(a.message, 0x01, sizeof a.message - 1);
+	memset(a.pcap, 0xff, sizeof a.pcap - 1);
+	snprintf(a.extra_key, sizeof a.extra_key, "dns");
+	memset(a.extra, 'x', sizeof a.extra - 1);	/* raw: its length is what counts */
+	a.extra[0] = '"';
+	a.extra[sizeof a.extra - 2] = '"';
+	size_t n = alert_to_json(&a, buf, sizeof buf);
+	CHECK(n > 0);
+	fprintf(stderr, "  # worst-case alert: %zu of %d bytes\n", n, ALERT_JSON_MAX);
+	ruleset_free(rs);
+}
+
 T_MAIN("alert",
     T(test_alert_json_has_every_contract_field),
     T(test_alert_json_metrics_keys_name_windows_as_rules_do),
@@ -303,4 +373,5 @@ T_MAIN("alert",
     T(test_alert_message_is_cut_at_buffer_end),
     T(test_alert_fmt_bytes_boundaries),
     T(test_alert_fmt_duration_boundaries),
-    T(test_alert_community_id_matches_the_spec_example))
+    T(test_alert_community_id_matches_the_spec_example),
+    T(test_alert_worst_case_fits_the_json_buffer))
