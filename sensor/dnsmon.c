@@ -263,20 +263,14 @@ host_lightest(struct dnsmon *m, const struct dns_host *h)
 }
 
 /*
- * The pair the table gives up when full: the lightest of the 8 stalest, so
- * a flood of one-query names cannot push out a heavy tunnel that was quiet
- * for a moment (host.c evicts hosts the same way).
+ * Eviction weight (table_victim: the lightest of the 8 stalest goes), so a
+ * flood of one-query names cannot push out a heavy tunnel that was quiet
+ * for a moment.
  */
-static struct dns_pair *
-stale_lightest(struct dnsmon *m)
+static uint64_t
+pair_weight(const void *e)
 {
-	struct dns_pair *best = NULL;
-	int n = 0;
-
-	for (struct dns_pair *p = table_head(m->pairs, 0); p != NULL && n < 8; p = table_next(m->pairs, p), n++)
-		if (best == NULL || p->weight < best->weight)
-			best = p;
-	return best;
+	return ((const struct dns_pair *)e)->weight;
 }
 
 static struct dns_pair *
@@ -301,7 +295,7 @@ pair_get(struct dnsmon *m, const struct ip_addr *host, const char *dom, uint64_t
 		h = table_lookup(m->hosts, host, hh);	/* it may have gone with its last pair */
 	}
 	if (table_full(m->pairs)) {
-		pair_del(m, stale_lightest(m));
+		pair_del(m, table_victim(m->pairs, 0, pair_weight));
 		m->st.pairs_evicted++;
 		h = table_lookup(m->hosts, host, hh);
 	}

@@ -389,19 +389,11 @@ host_remove(struct host_tables *ht, struct host *h)
 	table_del(ht->hosts, h);
 }
 
-/*
- * Which entry to evict when a table is full: of the EVICT_SAMPLE entries
- * seen longest ago, the one that carried the fewest bytes. Plain LRU would
- * let a flood of one-packet spoofed sources push out, within a fraction of
- * a second, the host that just uploaded 50 MB and has not been evaluated
- * yet; weighing by volume makes the flood evict itself instead, at the
- * cost of looking at a few more entries per eviction.
- */
-#define EVICT_SAMPLE 8
-
+/* Eviction weights (table_victim): the bytes an entry carried since it was made. */
 static uint64_t
-host_weight(const struct host *h)
+host_weight(const void *e)
 {
+	const struct host *h = e;
 	uint64_t w = 0;
 
 	for (int c = 0; c < HC__COUNT; c++)
@@ -409,31 +401,12 @@ host_weight(const struct host *h)
 	return w;
 }
 
-static struct host *
-host_victim(struct host_tables *ht)
+static uint64_t
+dest_weight(const void *e)
 {
-	struct host *h = table_head(ht->hosts, 0), *best = h;
-	uint64_t best_w = host_weight(h);
+	const struct dest *d = e;
 
-	for (int i = 1; i < EVICT_SAMPLE && (h = table_next(ht->hosts, h)) != NULL; i++) {
-		uint64_t w = host_weight(h);
-		if (w < best_w) {
-			best = h;
-			best_w = w;
-		}
-	}
-	return best;
-}
-
-static struct dest *
-dest_victim(struct host_tables *ht)
-{
-	struct dest *d = table_head(ht->dests, 0), *best = d;
-
-	for (int i = 1; i < EVICT_SAMPLE && (d = table_next(ht->dests, d)) != NULL; i++)
-		if (d->total[DC_OUT] + d->total[DC_IN] < best->total[DC_OUT] + best->total[DC_IN])
-			best = d;
-	return best;
+	return d->total[DC_OUT] + d->total[DC_IN];
 }
 
 static struct host *
@@ -444,7 +417,7 @@ host_get(struct host_tables *ht, const struct ip_addr *a, uint64_t now_us)
 
 	if (h == NULL) {
 		if (table_full(ht->hosts)) {
-			host_remove(ht, host_victim(ht));
+			host_remove(ht, table_victim(ht->hosts, 0, host_weight));
 			ht->hosts_evicted++;
 		}
 		h = table_add(ht->hosts, a, hash, 0);
@@ -469,7 +442,7 @@ dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uin
 	if (d != NULL || !create)
 		return d;
 	if (table_full(ht->dests)) {
-		dest_remove(ht, dest_victim(ht));
+		dest_remove(ht, table_victim(ht->dests, 0, dest_weight));
 		ht->dests_evicted++;
 	}
 	d = table_add(ht->dests, &k, hash, 0);

@@ -92,22 +92,13 @@ icmpmon_ping_pattern(const uint8_t *b, size_t n)
 
 /* ---- the table ----------------------------------------------------------------------- */
 
+/* Eviction weight (table_victim): the pair's echo bytes. */
 static uint64_t
-pair_weight(const struct icmp_pair *p)
+pair_weight(const void *e)
 {
+	const struct icmp_pair *p = e;
+
 	return p->out_bytes + p->in_bytes;
-}
-
-static struct icmp_pair *
-stale_lightest(struct icmpmon *m)
-{
-	struct icmp_pair *best = NULL;
-	int n = 0;
-
-	for (struct icmp_pair *p = table_head(m->pairs, 0); p != NULL && n < 8; p = table_next(m->pairs, p), n++)
-		if (best == NULL || pair_weight(p) < pair_weight(best))
-			best = p;
-	return best;
 }
 
 static struct icmp_pair *
@@ -120,7 +111,7 @@ pair_get(struct icmpmon *m, const struct ip_addr *host, const struct ip_addr *pe
 	if (p != NULL)
 		return p;
 	if (table_full(m->pairs)) {
-		table_del(m->pairs, stale_lightest(m));
+		table_del(m->pairs, table_victim(m->pairs, 0, pair_weight));
 		m->st.evicted++;
 	}
 	p = table_add(m->pairs, &k, h, 0);

@@ -249,6 +249,22 @@ table_touch(struct table *t, void *entry, int list)
 }
 
 void *
+table_victim(struct table *t, int list, uint64_t (*weight)(const void *entry))
+{
+	void *e = table_head(t, list), *best = e;
+	uint64_t best_w = e ? weight(e) : 0;
+
+	for (int i = 1; i < TABLE_VICTIM_SAMPLE && e != NULL && (e = table_next(t, e)) != NULL; i++) {
+		uint64_t w = weight(e);
+		if (w < best_w) {
+			best = e;
+			best_w = w;
+		}
+	}
+	return best;
+}
+
+void *
 table_head(struct table *t, int list)
 {
 	return t->head[list] == TABLE_NIL ? NULL : node_at(t, t->head[list]);

@@ -84,6 +84,16 @@ void *table_prev(struct table *t, const void *entry);
 int table_full(const struct table *t);
 size_t table_count(const struct table *t);
 size_t table_capacity(const struct table *t);
+/*
+ * Which entry to evict from a full table: of the n stalest entries of list,
+ * the one weight() rates lowest (the stalest of equals). Plain LRU would let
+ * a flood of one-packet entries push out, within a fraction of a second, a
+ * heavy entry that has not been evaluated yet; weighing by volume makes the
+ * flood evict itself, at the cost of looking at a few more entries.
+ */
+#define TABLE_VICTIM_SAMPLE 8
+void *table_victim(struct table *t, int list, uint64_t (*weight)(const void *entry));
+
 /* Slot number of an entry (stable while it lives) and back. */
 uint32_t table_slot(const struct table *t, const void *entry);
 void *table_at(struct table *t, uint32_t slot);

@@ -365,10 +365,40 @@ test_table_matches_reference_model_over_100k_random_ops(void)
 	table_free(t);
 }
 
+static uint64_t
+ent_weight(const void *e)
+{
+	return ((const struct ent *)e)->val;
+}
+
+static void
+test_table_victim_is_the_lightest_of_the_8_stalest(void)
+{
+	struct table *t = mk(64, 1);
+	/* Oldest first: the lightest overall (1) is the 9th stalest, out of reach. */
+	static const uint32_t w[] = { 50, 40, 7, 30, 7, 60, 70, 80, 1, 90 };
+
+	if (t == NULL)
+		return;
+	CHECK(table_victim(t, 0, ent_weight) == NULL);
+	for (uint32_t k = 0; k < sizeof w / sizeof w[0]; k++) {
+		struct ent *e = table_add(t, &k, k * 2654435761u, 0);
+		e->val = w[k];
+	}
+	struct ent *v = table_victim(t, 0, ent_weight);
+	CHECK(v != NULL);
+	if (v != NULL) {
+		CHECK_EQ_U(v->val, 7);
+		CHECK_EQ_U(v->key, 2);	/* of two equals, the staler */
+	}
+	table_free(t);
+}
+
 T_MAIN("table",
     T(test_table_rejects_bad_config),
     T(test_table_add_lookup_del_with_colliding_hashes),
     T(test_table_backward_shift_across_index_wrap),
     T(test_table_lru_touch_moves_to_tail_head_is_stalest),
     T(test_table_full_reuses_freed_slots_and_never_exceeds_capacity),
-    T(test_table_matches_reference_model_over_100k_random_ops))
+    T(test_table_matches_reference_model_over_100k_random_ops),
+    T(test_table_victim_is_the_lightest_of_the_8_stalest))
