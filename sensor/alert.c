@@ -60,6 +60,18 @@ proto_name(uint8_t p)
 	}
 }
 
+/* "proto": EVE's name where it has one, else the IP protocol number. */
+static void
+proto_kv(struct json *j, uint8_t p)
+{
+	const char *pn = proto_name(p);
+
+	if (pn)
+		json_str_kv(j, "proto", pn);
+	else
+		json_u64_kv(j, "proto", p);
+}
+
 /*
  * Community ID v1 through nDPI's implementation (ndpi_community_id.c):
  * addresses and ports in host order. Our ICMP flows are keyed without
@@ -211,15 +223,11 @@ static void
 dest_json(struct json *j, const struct alert_dest *d)
 {
 	char ip[ADDR_STRLEN];
-	const char *pn = proto_name(d->l4proto);
 
 	json_obj_open(j, NULL);
 	json_str_kv(j, "ip", addr_fmt(&d->ip, ip, sizeof ip));
 	json_u64_kv(j, "port", d->port);
-	if (pn)
-		json_str_kv(j, "proto", pn);
-	else
-		json_u64_kv(j, "proto", d->l4proto);
+	proto_kv(j, d->l4proto);
 	json_str_kv(j, "app", d->app);
 	if (d->server_name[0])
 		json_str_kv(j, "server_name", d->server_name);
@@ -233,17 +241,13 @@ static void
 flow_json(struct json *j, const struct alert_flow *f)
 {
 	char ip[ADDR_STRLEN], t[48];
-	const char *pn = proto_name(f->l4proto);
 
 	json_obj_open(j, NULL);
 	json_str_kv(j, "src_ip", addr_fmt(&f->src, ip, sizeof ip));
 	json_u64_kv(j, "src_port", f->sport);
 	json_str_kv(j, "dest_ip", addr_fmt(&f->dst, ip, sizeof ip));
 	json_u64_kv(j, "dest_port", f->dport);
-	if (pn)
-		json_str_kv(j, "proto", pn);
-	else
-		json_u64_kv(j, "proto", f->l4proto);
+	proto_kv(j, f->l4proto);
 	json_str_kv(j, "start", json_fmt_time(f->first_us, t, sizeof t));
 	json_str_kv(j, "end", json_fmt_time(f->last_us, t, sizeof t));
 	json_u64_kv(j, "bytes_out", f->bytes_out);
@@ -272,13 +276,9 @@ alert_to_json(const struct alert *a, char *buf, size_t cap)
 	json_str_kv(&j, "src_ip", addr_fmt(&a->src, ip, sizeof ip));
 	if (a->dominant && a->ndests > 0) {
 		const struct alert_dest *d = &a->dests[0];
-		const char *pn = proto_name(d->l4proto);
 		json_str_kv(&j, "dest_ip", addr_fmt(&d->ip, ip, sizeof ip));
 		json_u64_kv(&j, "dest_port", d->port);
-		if (pn)
-			json_str_kv(&j, "proto", pn);
-		else
-			json_u64_kv(&j, "proto", d->l4proto);
+		proto_kv(&j, d->l4proto);
 		json_str_kv(&j, "app_proto", d->app_proto);
 		if (d->server_name[0])
 			json_str_kv(&j, "server_name", d->server_name);
