@@ -293,7 +293,7 @@ bl_load(struct baseline_mod *m)
 
 /* ---- module ---- */
 
-struct baseline_mod *
+void *
 baseline_new(const struct detector_env *env, char *err, size_t errlen)
 {
 	struct baseline_mod *m;
@@ -475,6 +475,7 @@ bl_save(void *mod)
 const struct detector_ops baseline_ops = {
 	.name = "baseline",
 	.scope = MSCOPE_BASELINE,
+	.create = baseline_new,
 	.tick = bl_tick,
 	.each = bl_each,
 	.value = bl_value,

@@ -43,7 +43,7 @@ extern const struct detector_ops baseline_ops;
  * baselines of env->state_dirfd's state file if there is one (a bad file
  * is reported with log_warnx and ignored). NULL with a message in err.
  */
-struct baseline_mod *baseline_new(const struct detector_env *env, char *err, size_t errlen);
+void *baseline_new(const struct detector_env *env, char *err, size_t errlen);
 
 /* Writes the state file now (also done by ops->save); 0, or -1 (reported). */
 int baseline_save(struct baseline_mod *m);

@@ -39,7 +39,7 @@ conn_hash(const struct conn_mod *m, uint64_t key)
 	return (uint32_t)hash_mix64(key ^ m->seed);
 }
 
-struct conn_mod *
+void *
 conn_new(const struct detector_env *env, char *err, size_t errlen)
 {
 	struct conn_mod *m;
@@ -274,6 +274,7 @@ conn_stats(void *mod, struct json *j)
 const struct detector_ops conn_ops = {
 	.name = "conn",
 	.scope = MSCOPE_CONN,
+	.create = conn_new,
 	.packet = conn_packet,
 	.flow_end = conn_flow_end,
 	.each = conn_each,

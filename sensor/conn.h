@@ -29,6 +29,6 @@ struct conn_mod;
 extern const struct detector_ops conn_ops;
 
 /* The module, with room for cfg->max_conns connections; NULL with a message in err. */
-struct conn_mod *conn_new(const struct detector_env *env, char *err, size_t errlen);
+void *conn_new(const struct detector_env *env, char *err, size_t errlen);
 
 #endif

@@ -36,8 +36,8 @@ struct rule_cond;
 struct sensor_config;
 
 /*
- * What a module's constructor gets: x_new(const struct detector_env *,
- * char *err, size_t errlen) returns the module or NULL with a message.
+ * What a module's constructor (ops->create) gets. A new module is one
+ * entry in sensor.c's module_ops[].
  */
 struct detector_env {
 	const struct sensor_config *cfg;	/* caps and options (sensor.h) */
@@ -74,6 +74,8 @@ typedef void (*detector_visit_fn)(void *vctx, const struct subject *s);
 struct detector_ops {
 	const char *name;		/* "dns": names its stats object */
 	enum metric_scope scope;	/* the scope of the metrics it computes */
+	/* Builds the module (its x_new()): NULL with a message in err. */
+	void *(*create)(const struct detector_env *env, char *err, size_t errlen);
 
 	/* Packet path (each may be NULL). packet() sees every decoded packet of
 	 * a flow with at least one internal end, after accounting. */

@@ -926,6 +926,7 @@ dnsmon_new(const struct detector_env *env, char *err, size_t errlen)
 const struct detector_ops dnsmon_ops = {
 	.name = "dns",
 	.scope = MSCOPE_DNS,
+	.create = dnsmon_new,
 	.packet = dnsmon_packet,
 	.each = dnsmon_each,
 	.value = dnsmon_value,

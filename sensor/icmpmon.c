@@ -362,6 +362,7 @@ icmpmon_new(const struct detector_env *env, char *err, size_t errlen)
 const struct detector_ops icmpmon_ops = {
 	.name = "icmp",
 	.scope = MSCOPE_ICMP,
+	.create = icmpmon_new,
 	.packet = icmpmon_packet,
 	.each = icmpmon_each,
 	.value = icmpmon_value,

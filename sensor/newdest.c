@@ -603,6 +603,7 @@ newdest_new(const struct detector_env *env, char *err, size_t errlen)
 const struct detector_ops newdest_ops = {
 	.name = "newdest",
 	.scope = MSCOPE_NEWDEST,
+	.create = newdest_new,
 	.packet = newdest_packet,
 	.flow_classified = newdest_classified,
 	.tick = newdest_tick,

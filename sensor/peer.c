@@ -686,6 +686,7 @@ peer_new(const struct detector_env *env, char *err, size_t errlen)
 const struct detector_ops peer_ops = {
 	.name = "peer",
 	.scope = MSCOPE_PEER,
+	.create = peer_new,
 	.packet = peer_packet,
 	.flow_classified = peer_flow_classified,
 	.flow_end = peer_flow_end,

@@ -279,6 +279,7 @@ risk_new(const struct detector_env *env, char *err, size_t errlen)
 const struct detector_ops risk_ops = {
 	.name = "risk",
 	.scope = MSCOPE_RISK,
+	.create = risk_new,
 	.tick = risk_tick,
 	.each = risk_each,
 	.value = risk_value,

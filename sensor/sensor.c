@@ -273,9 +273,16 @@ sensor_add_module(struct sensor *s, const struct detector_ops *ops, void *mod)
 }
 
 /*
- * The detector modules, in the order their hooks run. Each keeps bounded
- * state of its own; the caps come from the configuration.
+ * Every detector module, in the order its hooks run; risk last, so its
+ * alerted hook sees every other module's alerts. --check-rules registers
+ * their scopes from this list without building them.
  */
+static const struct detector_ops *const module_ops[] = {
+	&peer_ops, &conn_ops, &baseline_ops, &dnsmon_ops, &icmpmon_ops, &staging_ops, &newdest_ops,
+	&risk_ops,
+};
+
+/* Builds every module of module_ops[]: bounded state each, caps from the configuration. */
 static int
 sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 {
@@ -293,32 +300,11 @@ sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 		}
 	}
 	env.state_dirfd = s->state_dirfd;
-	/* Keep in step with module_ops[] below. */
-	if (sensor_add_module(s, &peer_ops, peer_new(&env, err, errlen)) != 0)
-		return -1;
-	if (sensor_add_module(s, &conn_ops, conn_new(&env, err, errlen)) != 0)
-		return -1;
-	if (sensor_add_module(s, &baseline_ops, baseline_new(&env, err, errlen)) != 0)
-		return -1;
-	if (sensor_add_module(s, &dnsmon_ops, dnsmon_new(&env, err, errlen)) != 0)
-		return -1;
-	if (sensor_add_module(s, &icmpmon_ops, icmpmon_new(&env, err, errlen)) != 0)
-		return -1;
-	if (sensor_add_module(s, &staging_ops, staging_new(&env, err, errlen)) != 0)
-		return -1;
-	if (sensor_add_module(s, &newdest_ops, newdest_new(&env, err, errlen)) != 0)
-		return -1;
-	/* Last: its alerted hook sees every other module's alerts. */
-	if (sensor_add_module(s, &risk_ops, risk_new(&env, err, errlen)) != 0)
-		return -1;
+	for (size_t i = 0; i < sizeof module_ops / sizeof module_ops[0]; i++)
+		if (sensor_add_module(s, module_ops[i], module_ops[i]->create(&env, err, errlen)) != 0)
+			return -1;
 	return 0;
 }
-
-/* Every module's ops: --check-rules registers their scopes without building them. */
-static const struct detector_ops *const module_ops[] = {
-	&peer_ops, &conn_ops, &baseline_ops, &dnsmon_ops, &icmpmon_ops, &staging_ops, &newdest_ops,
-	&risk_ops,
-};
 
 void
 sensor_register_scopes(struct detect *det)

@@ -534,6 +534,7 @@ staging_new(const struct detector_env *env, char *err, size_t errlen)
 const struct detector_ops staging_ops = {
 	.name = "staging",
 	.scope = MSCOPE_STAGING,
+	.create = staging_new,
 	.packet = staging_packet,
 	.tick = staging_tick,
 	.each = staging_each,
