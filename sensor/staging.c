@@ -483,9 +483,8 @@ staging_evidence(void *mod, const struct subject *s, const struct rule *r, struc
 		ad->bytes_out = d->bytes;
 	}
 	a->dominant = nd > 0 && ep->dst[di[0]].bytes * 2 > ep->out_bytes;
-	/* Flows: what was sent first (the main flow), then where it was collected from. */
-	for (size_t i = 0; i < nd; i++)
-		detect_pair_flows(st->hosts, st->dpi, &s->host, &ep->dst[di[i]].ip, a);
+	/* Flows of where it was collected from; detect.c puts the destinations'
+	 * (what was sent, the main flow) before them. */
 	{
 		uint32_t si[STAGING_MAX_SRC];
 		size_t ns = order_src(ep, si);
