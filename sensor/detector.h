@@ -27,6 +27,7 @@
 #include "metric.h"
 
 struct alert;
+struct domain_cache;
 struct dpi;
 struct host_tables;
 struct json;
@@ -46,6 +47,7 @@ struct detector_env {
 	struct host_tables *hosts;		/* read-only use: windows, destinations */
 	struct dpi *dpi;			/* names of nDPI ids */
 	const struct netset *home;		/* HOME_NET */
+	struct domain_cache *domains;		/* domain_registered_cached()'s; NULL: none */
 	uint64_t seed;				/* hash seed of this run */
 };
 

@@ -5,12 +5,19 @@
  * t.exfil-tunnel.net is exfil-tunnel.net's, and a bucket under
  * s3.amazonaws.com is its own tenant (the PSL's private section lists such
  * shared hosting suffixes). libpsl's built-in list is used (compiled into
- * the library, read-only), so there is no state to load or free.
+ * the library, read-only), so there is no list to load or free.
+ *
+ * libpsl is the costliest step of a new flow's bookkeeping, and the same
+ * names come back flow after flow (and several modules ask about the same
+ * flow), so the sensor keeps one small cache of answers: struct
+ * domain_cache, fixed size, owned by the sensor context and lent to the
+ * modules through their detector_env.
  */
 #ifndef OUTFLOW_DOMAIN_H
 #define OUTFLOW_DOMAIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define DOMAIN_MAX 254	/* a DNS name in text, with its NUL */
 
@@ -21,6 +28,23 @@
  * Returns NULL if name is empty or does not fit in len.
  */
 const char *domain_registered(const char *name, char *out, size_t len);
+
+/*
+ * domain_registered() through a cache: the same answer, from memory when
+ * this name was asked about recently. Direct-mapped (a name displaces the
+ * one in its slot), DOMAIN_CACHE_SLOTS slots of names up to
+ * DOMAIN_CACHE_NAME bytes (longer ones go to libpsl every time: random
+ * tunnel names would only displace the names that repeat). A NULL cache
+ * means no caching.
+ */
+#define DOMAIN_CACHE_SLOTS 2048
+#define DOMAIN_CACHE_NAME 62
+struct domain_cache;
+struct domain_cache *domain_cache_new(void);
+void domain_cache_free(struct domain_cache *c);
+const char *domain_registered_cached(struct domain_cache *c, const char *name, char *out, size_t len);
+/* Answers given from the cache and from libpsl, for the stats. */
+void domain_cache_counts(const struct domain_cache *c, uint64_t *hits, uint64_t *misses);
 
 /* Length of the part of name before its registered domain ("a.b." of
  * "a.b.example.com" is 4), given the domain domain_registered() returned. */

@@ -62,6 +62,7 @@ struct recent {
 struct newdest {
 	struct table *seen, *recent;
 	const struct dpi *dpi;
+	struct domain_cache *domains;	/* the sensor's, lent */
 	int dns_id;			/* a DNS flow's name is the query, not the peer's */
 	int dirfd;
 	const char *dir;		/* for messages */
@@ -237,7 +238,7 @@ newdest_classified(void *mod, struct flow *f, uint64_t now)
 	}
 	if (f->server_name[0] == '\0' ||
 	    (nd->dns_id > 0 && (f->app_master == nd->dns_id || f->app_proto == nd->dns_id)) ||
-	    domain_registered(f->server_name, dom, sizeof dom) == NULL)
+	    domain_registered_cached(nd->domains, f->server_name, dom, sizeof dom) == NULL)
 		return;
 	dh = dh_domain(dom);
 	int host_knew, net_knew;
@@ -586,6 +587,7 @@ newdest_new(const struct detector_env *env, char *err, size_t errlen)
 		return NULL;
 	}
 	nd->dpi = env->dpi;
+	nd->domains = env->domains;
 	nd->dns_id = env->dpi ? dpi_proto_lookup(env->dpi, "DNS") : -1;
 	nd->seed = env->seed ^ 0x4e44;
 	nd->dirfd = env->state_dirfd;

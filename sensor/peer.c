@@ -73,6 +73,7 @@ struct peer_entry {
 struct peer {
 	struct table *t;
 	struct dpi *dpi;
+	struct domain_cache *domains;	/* the sensor's, lent */
 	uint64_t seed;
 	int dns_id;		/* nDPI's DNS protocol id: not ours to judge */
 	uint16_t serial;
@@ -320,7 +321,7 @@ attach(struct peer *m, struct flow *f, uint64_t now_us)
 		return NULL;
 	memset(&k, 0, sizeof k);
 	k.host = *flow_initiator(f, NULL);
-	if (f->server_name[0] != '\0' && domain_registered(f->server_name, dom, sizeof dom) != NULL)
+	if (f->server_name[0] != '\0' && domain_registered_cached(m->domains, f->server_name, dom, sizeof dom) != NULL)
 		k.dest = hash_bytes(dom, strlen(dom), m->seed) & ~KEY_ADDR_BIT;
 	else
 		k.dest = hash_bytes(flow_responder(f, NULL), sizeof(struct ip_addr), m->seed) | KEY_ADDR_BIT;
@@ -678,6 +679,7 @@ peer_new(const struct detector_env *env, char *err, size_t errlen)
 	if ((m = table_owner_new(sizeof *m, &tc, err, errlen)) == NULL)
 		return NULL;
 	m->dpi = env->dpi;
+	m->domains = env->domains;
 	m->seed = env->seed ^ 0x7065657200000000ull;
 	m->dns_id = env->dpi ? dpi_proto_lookup(env->dpi, "DNS") : -1;
 	return m;

@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "detect.h"
 #include "dnsmon.h"
+#include "domain.h"
 #include "dpi.h"
 #include "evidence.h"
 #include "flow.h"
@@ -59,6 +60,7 @@ struct sensor {
 	FILE *out;
 	int out_owned;
 	struct sink_redis *redis;
+	struct domain_cache *domains;	/* registered domains, lent to the modules */
 	struct module {				/* detector modules (detector.h) */
 		const struct detector_ops *ops;
 		void *mod;
@@ -288,7 +290,7 @@ sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 {
 	struct detector_env env = {
 		.cfg = &s->cfg, .state_dirfd = -1, .hosts = s->hosts, .dpi = s->dpi,
-		.home = s->home, .seed = seed,
+		.home = s->home, .domains = s->domains, .seed = seed,
 	};
 
 	if (s->cfg.state_dir != NULL) {
@@ -350,6 +352,10 @@ sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 	};
 	if ((s->det = detect_new(&dc, s->dpi, sensor_emit, s, err, errlen)) == NULL)
 		goto fail;
+	if ((s->domains = domain_cache_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (sensor_add_modules(s, seed, err, errlen) != 0)
 		goto fail;
 	s->rules = NULL;	/* installed below, which takes it */
@@ -423,6 +429,7 @@ sensor_free(struct sensor *s)
 	capture_close(s->cap);
 	detect_free(s->det);
 	host_tables_free(s->hosts);
+	domain_cache_free(s->domains);
 	dpi_free(s->dpi);
 	if (s->home_owned)
 		netset_free(s->home);
@@ -613,6 +620,12 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 		evidence_stats_json(s->ev, &j);
 		json_obj_close(&j);
 	}
+	uint64_t dom_hits, dom_misses;
+	domain_cache_counts(s->domains, &dom_hits, &dom_misses);
+	json_obj_open(&j, "domain_cache");
+	json_u64_kv(&j, "hits", dom_hits);
+	json_u64_kv(&j, "misses", dom_misses);
+	json_obj_close(&j);
 	json_obj_open(&j, "detectors");
 	for (int i = 0; i < s->nmods; i++) {
 		if (s->mods[i].ops->stats == NULL)
