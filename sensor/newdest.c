@@ -56,7 +56,7 @@ struct recent {
 	uint8_t host_new, net_new, named, l4proto;
 	uint16_t port, master, app, category;
 	char name[FLOW_NAME_MAX];
-	char domain[DOMAIN_MAX];
+	char domain[FLOW_NAME_MAX];	/* a tail of name: fits where name does */
 };
 
 struct newdest {
@@ -247,7 +247,7 @@ newdest_classified(void *mod, struct flow *f, uint64_t now)
 	if (r != NULL && !r->named) {
 		r->named = 1;
 		snprintf(r->name, sizeof r->name, "%s", f->server_name);
-		snprintf(r->domain, sizeof r->domain, "%s", dom);
+		snprintf(r->domain, sizeof r->domain, "%.*s", (int)sizeof r->domain - 1, dom);
 		if (host_knew)
 			r->host_new = 0;
 		if (net_knew)
