@@ -1,5 +1,17 @@
 /*
  * dnsmon - see dnsmon.h.
+ *
+ * Memory: most pairs are one question and its answer (a browser's lookup),
+ * a few are busy. A pair keeps inline what a light pair needs, exactly:
+ * two minute rows, the epochs' counters, up to LIGHT_HLL sketch registers
+ * in sparse form, one name sample and one flow. The first time one of
+ * these overflows, the pair borrows a block from the detail pool (the full
+ * minute ring, both epochs' 64 registers, three samples, two flows) and
+ * its inline state is moved there unchanged, so what the rules read does
+ * not depend on when that happened. The pool holds a quarter of
+ * --max-dns-pairs blocks; when it is empty the lightest of a few sampled
+ * detailed pairs is evicted whole (counted in pairs_evicted and
+ * details_evicted), as the pair table itself does when full.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -31,6 +43,10 @@
 #define NFLOWS		2
 #define FWD_SLOTS	4096			/* recent client questions (direct-mapped) */
 #define PSL_SLOTS	128			/* registered domains of recent suffixes */
+#define LIGHT_MINUTES	2			/* minute rows inline */
+#define LIGHT_HLL	4			/* sketch registers inline (sparse) */
+#define DETAIL_DIV	4			/* detail blocks: one per this many pairs */
+#define DETAIL_SAMPLE	8			/* detailed pairs weighed when the pool is empty */
 
 /* Minute counters of a pair. */
 enum { RC_QUERIES, RC_QNAME, RC_ANSWER, RC__N };
@@ -44,11 +60,12 @@ struct dns_key {
 	uint64_t dom;		/* hash of the registered domain */
 };
 
+/* An epoch's counters; its sketch registers are in the detail or sparse inline. */
 struct dns_epoch {
-	uint64_t start_us;
-	uint32_t queries, rare, named, labels, label_chars, label_max, risky;
+	uint32_t idx;		/* time / EPOCH_US */
+	uint32_t queries, rare, named, labels, label_chars, risky;
 	float entropy_sum;
-	uint8_t hll[HLL_REGS];
+	uint8_t label_max;	/* a label is at most 63 bytes */
 };
 
 /* What alert_add_flow() needs of a flow that may be gone by alert time. */
@@ -58,24 +75,57 @@ struct dns_flowref {
 	uint64_t first_us, last_us, out, in;
 };
 
+/* The same inline, without the pair's own host (one end of every DNS flow it sees). */
+#define LF_USED		1
+#define LF_HOST_HI	2	/* the pair's host is key.hi, not key.lo */
+#define LF_INIT_LO	4
+struct dns_lflow {
+	struct ip_addr other;
+	uint16_t port_lo, port_hi, vlan;
+	uint8_t proto, flags;
+	uint64_t first_us, last_us, out, in;
+};
+
+/* One inline minute row (minring.h's row for minute min1 - 1). */
+struct dns_mrow {
+	uint32_t min1;		/* minute + 1; 0: free */
+	uint32_t c[RC__N];
+};
+
+/* A busy pair's full state, from the pool. */
+struct dns_detail {
+	uint32_t owner;		/* the pair's slot; the next free block while free */
+	uint32_t ring[MINRING_MINUTES * RC__N];
+	uint8_t hll[2][HLL_REGS];	/* per epoch slot, as ep[] */
+	uint8_t sample_len[NSAMPLES];
+	uint8_t sample[NSAMPLES][SAMPLE_MAX];	/* raw name bytes, escaped when an alert shows them */
+	struct dns_flowref flows[NFLOWS];
+};
+
+/*
+ * A (host, domain) pair. Fields marked "light" are only meaningful while
+ * detail is TABLE_NIL; once detailed their contents live in the block.
+ */
 struct dns_pair {
 	struct tnode node;
 	struct dns_key key;
 	uint32_t host_slot, hprev, hnext;	/* the host's list of pairs */
-	uint64_t first_us, last_us;
+	uint32_t detail;			/* pool block, TABLE_NIL while light */
+	uint64_t last_us;
 	uint64_t weight;			/* lifetime qname bytes + queries: who stays */
-	uint64_t total_queries, total_qname, total_answer;
-	uint32_t ring_head;
-	uint32_t ring[MINRING_MINUTES * RC__N];
-	struct dns_epoch ep[2];
-	uint32_t qtypes[QT__N];
 	uint64_t risk;
 	struct ip_addr server;
-	uint8_t nsample;
 	char name[NAME_KEEP];
-	uint8_t sample_len[NSAMPLES];
-	uint8_t sample[NSAMPLES][SAMPLE_MAX];	/* raw name bytes, escaped when an alert shows them */
-	struct dns_flowref flows[NFLOWS];
+	uint32_t ring_head;			/* minring.h's head, light or not */
+	struct dns_epoch ep[2];
+	uint32_t qtypes[QT__N];
+	uint8_t nsample;
+	uint8_t nhll;				/* light */
+	uint16_t hll[LIGHT_HLL];		/* light: epoch slot << 12 | register << 6 | rank */
+	struct dns_mrow mrow[LIGHT_MINUTES];	/* light */
+	uint8_t sample_len;			/* light: sample 0 */
+	uint8_t sample[SAMPLE_MAX];		/* light */
+	struct dns_lflow flow;			/* light: flow 0 */
 };
 
 struct dns_host {
@@ -106,6 +156,10 @@ struct dnsmon {
 	uint64_t seed;
 	struct fwd_slot *fwd;
 	struct psl_slot psl[PSL_SLOTS];
+	struct dns_detail *details;	/* the pool, allocated once (untouched until used) */
+	uint32_t details_cap, details_fresh, details_free, details_used;
+	uint64_t details_evicted;
+	uint64_t rng;			/* victim sampling */
 	struct dnsmon_stats st;
 };
 
@@ -240,10 +294,28 @@ host_unlink(struct dnsmon *m, struct dns_pair *p)
 }
 
 static void
+detail_release(struct dnsmon *m, struct dns_pair *p)
+{
+	if (p->detail == TABLE_NIL)
+		return;
+	m->details[p->detail].owner = m->details_free;
+	m->details_free = p->detail;
+	m->details_used--;
+	p->detail = TABLE_NIL;
+}
+
+static void
 pair_del(struct dnsmon *m, struct dns_pair *p)
 {
+	detail_release(m, p);
 	host_unlink(m, p);
 	table_del(m->pairs, p);
+}
+
+static struct dns_detail *
+detail_of(const struct dnsmon *m, const struct dns_pair *p)
+{
+	return p->detail == TABLE_NIL ? NULL : &m->details[p->detail];
 }
 
 /* The host's lightest pair: the one a new domain pushes out at the per-host cap. */
@@ -274,7 +346,7 @@ pair_weight(const void *e)
 }
 
 static struct dns_pair *
-pair_get(struct dnsmon *m, const struct ip_addr *host, const char *dom, uint64_t now)
+pair_get(struct dnsmon *m, const struct ip_addr *host, const char *dom)
 {
 	struct dns_key k;
 	uint32_t hh, ph;
@@ -305,6 +377,7 @@ pair_get(struct dnsmon *m, const struct ip_addr *host, const char *dom, uint64_t
 		h->head = TABLE_NIL;
 	}
 	p = table_add(m->pairs, &k, ph, 0);
+	p->detail = TABLE_NIL;
 	p->host_slot = table_slot(m->hosts, h);
 	p->hprev = TABLE_NIL;
 	p->hnext = h->head;
@@ -312,22 +385,186 @@ pair_get(struct dnsmon *m, const struct ip_addr *host, const char *dom, uint64_t
 		((struct dns_pair *)table_at(m->pairs, h->head))->hprev = table_slot(m->pairs, p);
 	h->head = table_slot(m->pairs, p);
 	h->npairs++;
-	p->first_us = now;
 	/* A domain longer than the field is kept cut (it is only shown). */
 	snprintf(p->name, sizeof p->name, "%.*s", (int)sizeof p->name - 1, dom);
 	return p;
 }
 
-/* The epoch slot for now, reset if it held an older epoch. */
-static struct dns_epoch *
-epoch_cur(struct dns_pair *p, uint64_t now)
+/* ---- light state, and the detail a pair borrows when it outgrows it ------------ */
+
+/*
+ * A block for p: a free one, else the lightest of a few sampled detailed
+ * pairs is evicted with its block (the stalest of equals, as table_victim
+ * weighs). p is not detailed yet, so the sample never picks it.
+ */
+static struct dns_detail *
+detail_get(struct dnsmon *m, struct dns_pair *p)
 {
-	uint64_t e = now / EPOCH_US;
+	struct dns_detail *x;
+	uint32_t i;
+
+	if (m->details_free == TABLE_NIL && m->details_fresh == m->details_cap) {
+		struct dns_pair *victim = NULL;
+		for (int s = 0; s < DETAIL_SAMPLE; s++) {
+			m->rng = m->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			struct dns_pair *o = table_at(m->pairs, m->details[(m->rng >> 33) % m->details_cap].owner);
+			if (victim == NULL || o->weight < victim->weight ||
+			    (o->weight == victim->weight && o->last_us < victim->last_us))
+				victim = o;
+		}
+		pair_del(m, victim);
+		m->st.pairs_evicted++;
+		m->details_evicted++;
+	}
+	if (m->details_free != TABLE_NIL) {
+		i = m->details_free;
+		m->details_free = m->details[i].owner;
+	} else
+		i = m->details_fresh++;
+	m->details_used++;
+	x = &m->details[i];
+	memset(x, 0, sizeof *x);
+	x->owner = table_slot(m->pairs, p);
+	p->detail = i;
+	return x;
+}
+
+/* The register and rank a name hash sets (HyperLogLog, Flajolet et al. 2007). */
+static void
+hll_reg_rank(uint64_t h, unsigned *reg, uint8_t *rank)
+{
+	uint64_t w = h >> 6;
+
+	*reg = (unsigned)(h & (HLL_REGS - 1));
+	*rank = (uint8_t)(w ? __builtin_ctzll(w) + 1 : 59);
+}
+
+static void
+lflow_expand(const struct dns_pair *p, const struct dns_lflow *l, struct dns_flowref *r)
+{
+	memset(r, 0, sizeof *r);
+	if (!(l->flags & LF_USED))
+		return;
+	r->key.lo = l->flags & LF_HOST_HI ? l->other : p->key.host;
+	r->key.hi = l->flags & LF_HOST_HI ? p->key.host : l->other;
+	r->key.port_lo = l->port_lo;
+	r->key.port_hi = l->port_hi;
+	r->key.vlan = l->vlan;
+	r->key.proto = l->proto;
+	r->init_is_lo = (l->flags & LF_INIT_LO) != 0;
+	r->first_us = l->first_us;
+	r->last_us = l->last_us;
+	r->out = l->out;
+	r->in = l->in;
+}
+
+/* Moves p's inline state into a block of its own; returns the block. */
+static struct dns_detail *
+detail_attach(struct dnsmon *m, struct dns_pair *p)
+{
+	struct dns_detail *x = detail_get(m, p);
+
+	for (int i = 0; i < LIGHT_MINUTES; i++) {
+		uint32_t mm = p->mrow[i].min1 - 1;
+		if (p->mrow[i].min1 != 0 && p->ring_head - mm < MINRING_MINUTES)
+			memcpy(&x->ring[(mm % MINRING_MINUTES) * RC__N], p->mrow[i].c, sizeof p->mrow[i].c);
+	}
+	for (int i = 0; i < p->nhll; i++) {
+		uint16_t v = p->hll[i];
+		x->hll[v >> 12][(v >> 6) & (HLL_REGS - 1)] = (uint8_t)(v & 63);
+	}
+	x->sample_len[0] = p->sample_len;
+	memcpy(x->sample[0], p->sample, sizeof p->sample);
+	lflow_expand(p, &p->flow, &x->flows[0]);
+	p->nhll = 0;
+	memset(p->mrow, 0, sizeof p->mrow);
+	memset(&p->flow, 0, sizeof p->flow);
+	p->sample_len = 0;
+	return x;
+}
+
+static struct dns_detail *
+detail_need(struct dnsmon *m, struct dns_pair *p)
+{
+	return p->detail != TABLE_NIL ? &m->details[p->detail] : detail_attach(m, p);
+}
+
+/*
+ * Adds v to counter i of the ring, as minring_add() does: the ring moves up
+ * to minute mm first, and the value goes to its newest minute. Inline, a
+ * row whose minute left the 10-minute ring is free again.
+ */
+static void
+ring_add(struct dnsmon *m, struct dns_pair *p, uint32_t mm, int i, uint32_t v)
+{
+	struct dns_mrow *row = NULL;
+
+	if (p->detail != TABLE_NIL) {
+		minring_add(&p->ring_head, m->details[p->detail].ring, RC__N, mm, i, v);
+		return;
+	}
+	if (mm > p->ring_head) {
+		for (int k = 0; k < LIGHT_MINUTES; k++)
+			if (p->ring_head == 0 || mm - (p->mrow[k].min1 - 1) >= MINRING_MINUTES)
+				memset(&p->mrow[k], 0, sizeof p->mrow[k]);
+		p->ring_head = mm;
+	}
+	for (int k = 0; k < LIGHT_MINUTES && row == NULL; k++)
+		if (p->mrow[k].min1 == p->ring_head + 1)
+			row = &p->mrow[k];
+	for (int k = 0; k < LIGHT_MINUTES && row == NULL; k++)
+		if (p->mrow[k].min1 == 0) {
+			row = &p->mrow[k];
+			row->min1 = p->ring_head + 1;
+		}
+	if (row == NULL) {
+		minring_add(&p->ring_head, detail_attach(m, p)->ring, RC__N, mm, i, v);
+		return;
+	}
+	row->c[i] = row->c[i] > UINT32_MAX - v ? UINT32_MAX : row->c[i] + v;
+}
+
+/* Counter i over window_s ending at minute mm, as minring_sum() reads it. */
+static uint64_t
+ring_sum(const struct dnsmon *m, const struct dns_pair *p, int i, uint32_t mm, uint32_t window_s)
+{
+	uint32_t w = window_s / 60u;
+	uint64_t sum = 0;
+
+	if (p->detail != TABLE_NIL)
+		return minring_sum(p->ring_head, m->details[p->detail].ring, RC__N, i, mm, window_s);
+	if (w == 0)
+		w = 1;
+	if (w > MINRING_MINUTES)
+		w = MINRING_MINUTES;
+	for (int k = 0; k < LIGHT_MINUTES; k++) {
+		uint32_t r = p->mrow[k].min1 - 1;
+		if (p->mrow[k].min1 != 0 && r <= mm && mm - r < w && r <= p->ring_head &&
+		    p->ring_head - r < MINRING_MINUTES)
+			sum += p->mrow[k].c[i];
+	}
+	return sum;
+}
+
+/* The epoch slot for now, reset (with its registers) if it held an older epoch. */
+static struct dns_epoch *
+epoch_cur(struct dnsmon *m, struct dns_pair *p, uint64_t now)
+{
+	uint32_t e = (uint32_t)(now / EPOCH_US);
 	struct dns_epoch *ep = &p->ep[e & 1];
 
-	if (ep->start_us != e * EPOCH_US) {
+	if (ep->idx != e) {
 		memset(ep, 0, sizeof *ep);
-		ep->start_us = e * EPOCH_US;
+		ep->idx = e;
+		if (p->detail != TABLE_NIL)
+			memset(m->details[p->detail].hll[e & 1], 0, HLL_REGS);
+		else {
+			int n = 0;
+			for (int i = 0; i < p->nhll; i++)
+				if ((p->hll[i] >> 12) != (e & 1))
+					p->hll[n++] = p->hll[i];
+			p->nhll = (uint8_t)n;
+		}
 	}
 	return ep;
 }
@@ -336,29 +573,58 @@ epoch_cur(struct dns_pair *p, uint64_t now)
 static const struct dns_epoch *
 epoch_prev(const struct dns_pair *p, uint64_t now)
 {
-	uint64_t e = now / EPOCH_US;
+	uint32_t e = (uint32_t)(now / EPOCH_US);
 	const struct dns_epoch *ep = &p->ep[(e + 1) & 1];
 
-	return e > 0 && ep->start_us == (e - 1) * EPOCH_US ? ep : NULL;
+	return e > 0 && ep->idx == e - 1 ? ep : NULL;
 }
 
 static const struct dns_epoch *
 epoch_now(const struct dns_pair *p, uint64_t now)
 {
-	uint64_t e = now / EPOCH_US;
+	uint32_t e = (uint32_t)(now / EPOCH_US);
 	const struct dns_epoch *ep = &p->ep[e & 1];
 
-	return ep->start_us == e * EPOCH_US ? ep : NULL;
+	return ep->idx == e ? ep : NULL;
 }
 
+/* Adds a name hash to the sketch of epoch slot s. */
 static void
-hll_add(uint8_t *reg, uint64_t h)
+hll_add(struct dnsmon *m, struct dns_pair *p, unsigned s, uint64_t h)
 {
-	uint64_t w = h >> 6;
-	uint8_t rank = (uint8_t)(w ? __builtin_ctzll(w) + 1 : 59);
+	unsigned reg;
+	uint8_t rank;
 
-	if (rank > reg[h & (HLL_REGS - 1)])
-		reg[h & (HLL_REGS - 1)] = rank;
+	hll_reg_rank(h, &reg, &rank);
+	if (p->detail == TABLE_NIL) {
+		uint16_t at = (uint16_t)(s << 12 | reg << 6);
+		for (int i = 0; i < p->nhll; i++)
+			if ((p->hll[i] & ~63u) == at) {
+				if (rank > (p->hll[i] & 63))
+					p->hll[i] = (uint16_t)(at | rank);
+				return;
+			}
+		if (p->nhll < LIGHT_HLL) {
+			p->hll[p->nhll++] = (uint16_t)(at | rank);
+			return;
+		}
+	}
+	uint8_t *r = &detail_need(m, p)->hll[s][reg];
+	if (rank > *r)
+		*r = rank;
+}
+
+/* Epoch slot s's registers, expanded from the inline sparse form if light. */
+static const uint8_t *
+hll_regs(const struct dnsmon *m, const struct dns_pair *p, unsigned s, uint8_t *buf)
+{
+	if (p->detail != TABLE_NIL)
+		return m->details[p->detail].hll[s];
+	memset(buf, 0, HLL_REGS);
+	for (int i = 0; i < p->nhll; i++)
+		if ((unsigned)(p->hll[i] >> 12) == s)
+			buf[(p->hll[i] >> 6) & (HLL_REGS - 1)] = (uint8_t)(p->hll[i] & 63);
+	return buf;
 }
 
 /* HyperLogLog estimate (Flajolet et al. 2007) with linear counting when small. */
@@ -466,17 +732,50 @@ sample_text(const uint8_t *name, size_t n, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-static void
-note_flow(struct dns_pair *p, const struct flow *f)
+/* The flow in the pair's inline slot, if it is that flow or the slot is free; else -1. */
+static int
+lflow_note(struct dns_pair *p, const struct flow *f)
 {
-	struct dns_flowref *r = NULL;
+	struct dns_lflow *l = &p->flow;
+	int hi = addr_eq(&f->key.hi, &p->key.host);
+	const struct ip_addr *other = hi ? &f->key.lo : &f->key.hi;
 
+	if (!hi && !addr_eq(&f->key.lo, &p->key.host))
+		return -1;
+	if (l->flags & LF_USED) {
+		if (!addr_eq(&l->other, other) || !(l->flags & LF_HOST_HI) != !hi || l->port_lo != f->key.port_lo ||
+		    l->port_hi != f->key.port_hi || l->vlan != f->key.vlan || l->proto != f->key.proto ||
+		    l->first_us != f->first_us)
+			return -1;
+	} else {
+		l->other = *other;
+		l->port_lo = f->key.port_lo;
+		l->port_hi = f->key.port_hi;
+		l->vlan = f->key.vlan;
+		l->proto = f->key.proto;
+		l->flags = (uint8_t)(LF_USED | (hi ? LF_HOST_HI : 0) | (f->init_is_lo ? LF_INIT_LO : 0));
+		l->first_us = f->first_us;
+	}
+	l->last_us = f->last_us;
+	l->out = f->payload_bytes[FLOW_DIR_FWD];
+	l->in = f->payload_bytes[FLOW_DIR_REV];
+	return 0;
+}
+
+static void
+note_flow(struct dnsmon *m, struct dns_pair *p, const struct flow *f)
+{
+	struct dns_flowref *r = NULL, *flows;
+
+	if (p->detail == TABLE_NIL && lflow_note(p, f) == 0)
+		return;
+	flows = detail_need(m, p)->flows;
 	for (int i = 0; i < NFLOWS; i++)
-		if (memcmp(&p->flows[i].key, &f->key, sizeof f->key) == 0 && p->flows[i].first_us == f->first_us)
-			r = &p->flows[i];
+		if (memcmp(&flows[i].key, &f->key, sizeof f->key) == 0 && flows[i].first_us == f->first_us)
+			r = &flows[i];
 	if (r == NULL) {
-		memmove(&p->flows[1], &p->flows[0], sizeof p->flows[0] * (NFLOWS - 1));
-		r = &p->flows[0];
+		memmove(&flows[1], &flows[0], sizeof flows[0] * (NFLOWS - 1));
+		r = &flows[0];
 		r->key = f->key;
 		r->init_is_lo = f->init_is_lo;
 		r->first_us = f->first_us;
@@ -486,20 +785,35 @@ note_flow(struct dns_pair *p, const struct flow *f)
 	r->in = f->payload_bytes[FLOW_DIR_REV];
 }
 
+/* Keeps the name as sample nsample % NSAMPLES; inline there is room for the first. */
+static void
+note_sample(struct dnsmon *m, struct dns_pair *p, const struct dns_msg *d)
+{
+	size_t sl = d->name_len < SAMPLE_MAX ? d->name_len : SAMPLE_MAX;
+	int i = p->nsample % NSAMPLES;
+
+	if (p->detail == TABLE_NIL && i == 0) {
+		memcpy(p->sample, d->name, sl);
+		p->sample_len = (uint8_t)sl;
+	} else {
+		struct dns_detail *x = detail_need(m, p);
+		memcpy(x->sample[i], d->name, sl);
+		x->sample_len[i] = (uint8_t)sl;
+	}
+	p->nsample = (uint8_t)((p->nsample + 1) % (2 * NSAMPLES));
+}
+
 static void
 account_query(struct dnsmon *m, struct dns_pair *p, const struct dns_msg *d,
     const struct qname_split *q, const struct flow *f, int dir, const struct pkt *pk)
 {
 	uint64_t now = pk->ts_us;
 	uint32_t min = minring_minute(now);
-	struct dns_epoch *ep = epoch_cur(p, now);
+	struct dns_epoch *ep = epoch_cur(m, p, now);
 	int qt = qtype_class(d->qtype);
 
-	(void)m;
-	minring_add(&p->ring_head, p->ring, RC__N, min, RC_QUERIES, 1);
-	minring_add(&p->ring_head, p->ring, RC__N, min, RC_QNAME, (uint32_t)q->prefix_bytes);
-	p->total_queries++;
-	p->total_qname += q->prefix_bytes;
+	ring_add(m, p, min, RC_QUERIES, 1);
+	ring_add(m, p, min, RC_QNAME, (uint32_t)q->prefix_bytes);
 	p->weight += q->prefix_bytes + 1;
 	p->qtypes[qt]++;
 	ep->queries++;
@@ -519,11 +833,8 @@ account_query(struct dnsmon *m, struct dns_pair *p, const struct dns_msg *d,
 		ep->labels += (uint32_t)q->first;
 		ep->label_chars += (uint32_t)chars;
 		ep->entropy_sum += (float)entropy_bytes(buf, n);
-		hll_add(ep->hll, hash_bytes(d->name, q->prefix_bytes, 0x5eed));
-		size_t sl = d->name_len < SAMPLE_MAX ? d->name_len : SAMPLE_MAX;
-		memcpy(p->sample[p->nsample % NSAMPLES], d->name, sl);
-		p->sample_len[p->nsample % NSAMPLES] = (uint8_t)sl;
-		p->nsample = (uint8_t)((p->nsample + 1) % (2 * NSAMPLES));
+		hll_add(m, p, ep->idx & 1, hash_bytes(d->name, q->prefix_bytes, 0x5eed));
+		note_sample(m, p, d);
 	}
 	(void)dir;
 	p->risk |= f->app_risk;
@@ -564,7 +875,7 @@ credit_risk(struct dnsmon *m, const struct dns_msg *d, const struct ip_addr *cli
 		return;
 	p->risk |= f->app_risk;
 	if (d->is_response && f->pkts[dir] == 1)
-		epoch_cur(p, now)->risky++;
+		epoch_cur(m, p, now)->risky++;
 }
 
 static void
@@ -608,22 +919,21 @@ dns_message(struct dnsmon *m, struct flow *f, int dir, const struct pkt *pk, con
 		s->client = *client;
 		s->t_us = pk->ts_us;
 	}
-	struct dns_pair *p = pair_get(m, client, q.dom, pk->ts_us);
+	struct dns_pair *p = pair_get(m, client, q.dom);
 	if (d.is_response) {
 		m->st.responses++;
-		minring_add(&p->ring_head, p->ring, RC__N, minring_minute(pk->ts_us), RC_ANSWER, (uint32_t)len);
-		p->total_answer += len;
+		ring_add(m, p, minring_minute(pk->ts_us), RC_ANSWER, (uint32_t)len);
 		/* nDPI has seen the question and its answer by now: a risky flow
 		 * counts once, at its first response. */
 		if (f->app_risk != 0 && f->pkts[dir] == 1) {
-			epoch_cur(p, pk->ts_us)->risky++;
+			epoch_cur(m, p, pk->ts_us)->risky++;
 			p->risk |= f->app_risk;
 		}
 	} else {
 		m->st.queries++;
 		account_query(m, p, &d, &q, f, dir, pk);
 	}
-	note_flow(p, f);
+	note_flow(m, p, f);
 	p->last_us = pk->ts_us;
 	table_touch(m->pairs, p, -1);
 }
@@ -703,9 +1013,10 @@ struct dns_shape {
 };
 
 static void
-shape(const struct dns_pair *p, uint64_t now, struct dns_shape *sh)
+shape(const struct dnsmon *m, const struct dns_pair *p, uint64_t now, struct dns_shape *sh)
 {
 	const struct dns_epoch *e[2] = { epoch_now(p, now), epoch_prev(p, now) };
+	uint8_t buf[HLL_REGS];
 
 	memset(sh, 0, sizeof *sh);
 	for (int i = 0; i < 2; i++) {
@@ -720,31 +1031,32 @@ shape(const struct dns_pair *p, uint64_t now, struct dns_shape *sh)
 		sh->entropy_sum += e[i]->entropy_sum;
 		if (e[i]->label_max > sh->label_max)
 			sh->label_max = e[i]->label_max;
+		const uint8_t *hll = hll_regs(m, p, e[i]->idx & 1, buf);
 		for (int r = 0; r < HLL_REGS; r++)
-			if (e[i]->hll[r] > sh->hll[r])
-				sh->hll[r] = e[i]->hll[r];
+			if (hll[r] > sh->hll[r])
+				sh->hll[r] = hll[r];
 	}
 }
 
 static double
 dnsmon_value(void *mod, const struct subject *s, const struct rule_cond *c, uint64_t now)
 {
+	const struct dnsmon *m = mod;
 	const struct dns_pair *p = s->obj;
 	uint32_t min = minring_minute(now);
 	struct dns_shape sh;
 
-	(void)mod;
 	switch (c->metric) {
 	case M_DNS_QUERIES:
-		return (double)minring_sum(p->ring_head, p->ring, RC__N, RC_QUERIES, min, c->window_s);
+		return (double)ring_sum(m, p, RC_QUERIES, min, c->window_s);
 	case M_DNS_QNAME_BYTES:
-		return (double)minring_sum(p->ring_head, p->ring, RC__N, RC_QNAME, min, c->window_s);
+		return (double)ring_sum(m, p, RC_QNAME, min, c->window_s);
 	case M_DNS_ANSWER_BYTES:
-		return (double)minring_sum(p->ring_head, p->ring, RC__N, RC_ANSWER, min, c->window_s);
+		return (double)ring_sum(m, p, RC_ANSWER, min, c->window_s);
 	default:
 		break;
 	}
-	shape(p, now, &sh);
+	shape(m, p, now, &sh);
 	switch (c->metric) {
 	case M_DNS_SUBDOMAINS:
 		return distinct_names(sh.hll, sh.named);
@@ -764,11 +1076,17 @@ dnsmon_value(void *mod, const struct subject *s, const struct rule_cond *c, uint
 }
 
 static void
-add_flows(const struct dns_pair *p, struct alert *a)
+add_flows(const struct dnsmon *m, const struct dns_pair *p, struct alert *a)
 {
+	const struct dns_detail *x = detail_of(m, p);
+	struct dns_flowref light;
+
+	lflow_expand(p, &p->flow, &light);
 	for (int i = 0; i < NFLOWS; i++) {
-		const struct dns_flowref *r = &p->flows[i];
+		const struct dns_flowref *r = x != NULL ? &x->flows[i] : i == 0 ? &light : NULL;
 		struct flow f;
+		if (r == NULL)
+			break;
 		if (r->first_us == 0)
 			continue;
 		memset(&f, 0, sizeof f);
@@ -786,17 +1104,18 @@ add_flows(const struct dns_pair *p, struct alert *a)
 static void
 dnsmon_evidence(void *mod, const struct subject *s, const struct rule *r, struct alert *a, uint64_t now)
 {
+	const struct dnsmon *m = mod;
 	const struct dns_pair *p = s->obj;
+	const struct dns_detail *x = detail_of(m, p);
 	uint32_t min = minring_minute(now);
 	struct dns_shape sh;
 	struct json j;
 	char risks[256], srv[ADDR_STRLEN], b[32];
 
-	(void)mod;
 	(void)r;
-	shape(p, now, &sh);
-	a->bytes_out = minring_sum(p->ring_head, p->ring, RC__N, RC_QNAME, min, a->window_s);
-	a->bytes_in = minring_sum(p->ring_head, p->ring, RC__N, RC_ANSWER, min, a->window_s);
+	shape(m, p, now, &sh);
+	a->bytes_out = ring_sum(m, p, RC_QNAME, min, a->window_s);
+	a->bytes_in = ring_sum(m, p, RC_ANSWER, min, a->window_s);
 	/* The DNS server the queries went to, named by the domain they were for. */
 	struct alert_dest *ad = &a->dests[0];
 	memset(ad, 0, sizeof *ad);
@@ -811,7 +1130,7 @@ dnsmon_evidence(void *mod, const struct subject *s, const struct rule *r, struct
 	ad->flows = 0;
 	a->ndests = 1;
 	a->dominant = 1;
-	add_flows(p, a);
+	add_flows(m, p, a);
 	dpi_risk_names(p->risk, risks, sizeof risks);
 	snprintf(a->detail, sizeof a->detail, "%s in query names under %s, %.0f distinct subdomains",
 	    alert_fmt_bytes(a->bytes_out, b, sizeof b), p->name, distinct_names(sh.hll, sh.named));
@@ -823,7 +1142,7 @@ dnsmon_evidence(void *mod, const struct subject *s, const struct rule *r, struct
 	json_u64_kv(&j, "bytes_estimated", a->bytes_out + a->bytes_in);
 	json_u64_kv(&j, "qname_bytes", a->bytes_out);
 	json_u64_kv(&j, "answer_bytes", a->bytes_in);
-	json_u64_kv(&j, "queries", minring_sum(p->ring_head, p->ring, RC__N, RC_QUERIES, min, a->window_s));
+	json_u64_kv(&j, "queries", ring_sum(m, p, RC_QUERIES, min, a->window_s));
 	json_dbl_kv(&j, "subdomains", distinct_names(sh.hll, sh.named));
 	json_u64_kv(&j, "label_max", sh.label_max);
 	json_dbl_kv(&j, "label_avg", sh.labels ? floor(10.0 * sh.label_chars / sh.labels + 0.5) / 10 : 0);
@@ -831,9 +1150,11 @@ dnsmon_evidence(void *mod, const struct subject *s, const struct rule *r, struct
 	json_arr_open(&j, "samples");
 	for (int i = 0; i < NSAMPLES; i++) {
 		char txt[4 * SAMPLE_MAX + 1];
-		if (p->sample_len[i] == 0)
+		const uint8_t *sample = x != NULL ? x->sample[i] : i == 0 ? p->sample : NULL;
+		size_t len = x != NULL ? x->sample_len[i] : i == 0 ? p->sample_len : 0;
+		if (len == 0)
 			continue;
-		sample_text(p->sample[i], p->sample_len[i], txt, sizeof txt);
+		sample_text(sample, len, txt, sizeof txt);
 		json_str_kv(&j, NULL, txt);
 	}
 	json_arr_close(&j);
@@ -856,6 +1177,7 @@ dnsmon_evidence(void *mod, const struct subject *s, const struct rule *r, struct
 static void
 dnsmon_stats_json(void *mod, struct json *j)
 {
+	const struct dnsmon *m = mod;
 	struct dnsmon_stats st;
 
 	dnsmon_get_stats(mod, &st);
@@ -864,6 +1186,9 @@ dnsmon_stats_json(void *mod, struct json *j)
 	json_u64_kv(j, "hosts", st.hosts);
 	json_u64_kv(j, "pairs_evicted", st.pairs_evicted);
 	json_u64_kv(j, "host_cap_evicted", st.host_cap_evicted);
+	json_u64_kv(j, "details", m->details_used);
+	json_u64_kv(j, "details_capacity", m->details_cap);
+	json_u64_kv(j, "details_evicted", m->details_evicted);
 	json_u64_kv(j, "queries", st.queries);
 	json_u64_kv(j, "forwarded", st.forwarded);
 	json_u64_kv(j, "malformed", st.malformed);
@@ -887,6 +1212,7 @@ dnsmon_free(void *mod)
 		return;
 	table_free(m->pairs);
 	table_free(m->hosts);
+	free(m->details);
 	free(m->fwd);
 	free(m);
 }
@@ -916,6 +1242,14 @@ dnsmon_new(const struct detector_env *env, char *err, size_t errlen)
 	m->dpi = env->dpi;
 	m->seed = env->seed;
 	m->per_host = env->cfg->max_dns_domains ? env->cfg->max_dns_domains : 1;
+	m->details_cap = (uint32_t)((cap + DETAIL_DIV - 1) / DETAIL_DIV);
+	m->details_free = TABLE_NIL;
+	m->rng = env->seed | 1;
+	if ((m->details = malloc(m->details_cap * sizeof *m->details)) == NULL) {
+		snprintf(err, errlen, "dnsmon: detail pool (%u): out of memory", m->details_cap);
+		dnsmon_free(m);
+		return NULL;
+	}
 	if ((m->pairs = table_new(&pc, err, errlen)) == NULL || (m->hosts = table_new(&hc, err, errlen)) == NULL) {
 		dnsmon_free(m);
 		return NULL;

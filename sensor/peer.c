@@ -3,6 +3,15 @@
  * list in last-changed order, so "changed since the last tick" is a walk
  * from the tail and expiry a walk from the head. Everything per entry is
  * fixed-size: a full table evicts its stalest entry and counts it.
+ *
+ * Memory: most entries see one or two connections. An entry keeps inline
+ * what those need, exactly: PEER_LIGHT connections (ring and flows), two
+ * volume buckets, and its last server name only as "the same as the
+ * first". The first time one overflows it borrows a block from the detail
+ * pool (max-peers / 4: the full ring, flows, buckets and last name) and
+ * its inline state moves there unchanged, so the rules read the same
+ * either way. An empty pool evicts the stalest of a few sampled detailed
+ * entries (counted in evicted and details_evicted), as the table does.
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +31,12 @@
 #define BUCKET_US	((uint64_t)PEER_BUCKET_S * US)
 #define SLOT_PENDING	0x80000000u	/* peer_slot: the flow's bytes so far are not credited yet */
 #define KEY_ADDR_BIT	(1ull << 63)	/* key.dest: keyed by address, not by a name */
+#define PEER_LIGHT	2		/* connections kept inline */
+#define LIGHT_BUCKETS	2		/* volume buckets kept inline */
+#define DETAIL_DIV	4		/* detail blocks: one per this many entries */
+#define DETAIL_SAMPLE	8		/* detailed entries looked at when the pool is empty */
+#define SNI_LAST_NONE	0		/* light: no flow had a name yet */
+#define SNI_LAST_FIRST	1		/* light: the last name is sni_first */
 
 /*
  * A fixed-size key: the domain is kept as a 64-bit seeded hash, so two
@@ -49,25 +64,44 @@ struct peer_flow {
 	uint8_t l4proto;
 };
 
-struct peer_entry {
-	struct tnode node;	/* node.user: the tag flows check their cached slot against */
-	struct peer_key key;
-	char sni_first[FLOW_NAME_MAX], sni_last[FLOW_NAME_MAX];
-	struct ip_addr first_peer;	/* the subject's address: stable, so engagement is */
-	uint16_t first_port;
-	uint8_t l4proto;
-	uint8_t nring, ring_next, flow_next;
-	uint16_t app_master, app_proto, app_category;
-	uint64_t first_us, last_us;
-	uint64_t total_out, total_in;
-	uint32_t total_conns;
-	uint32_t bucket_top;	/* index (time / PEER_BUCKET_S) of the newest bucket */
+/* One inline volume bucket (index bucket1 - 1, as out[]/in[]/conns[] hold them). */
+struct peer_lbucket {
+	uint32_t bucket1;	/* 0: free */
+	uint32_t out, in;
+	uint16_t conns;
+};
+
+/* A busy entry's full state, from the pool. */
+struct peer_detail {
+	uint32_t owner;		/* the entry's slot; the next free block while free */
+	char sni_last[FLOW_NAME_MAX];
 	uint32_t out[PEER_NBUCKETS], in[PEER_NBUCKETS];	/* saturate at 4 GB per 30 min */
 	uint16_t conns[PEER_NBUCKETS];
 	struct peer_conn ring[PEER_RING];
 	struct peer_flow flows[PEER_FLOWS];
-	struct peer_flow live;	/* the latest flow still open (dur_ms 0 when none) */
+};
+
+/* Fields marked "light" mean something only while detail is TABLE_NIL. */
+struct peer_entry {
+	struct tnode node;	/* node.user: the tag flows check their cached slot against */
+	struct peer_key key;
+	char sni_first[FLOW_NAME_MAX];
+	struct ip_addr first_peer;	/* the subject's address: stable, so engagement is */
+	uint16_t first_port;
+	uint8_t l4proto;
+	uint8_t nring, ring_next, flow_next;
 	uint8_t live_open;
+	uint8_t sni_last;	/* light: SNI_LAST_* */
+	uint16_t app_master, app_proto, app_category;
+	uint32_t detail;	/* pool block, TABLE_NIL while light */
+	uint32_t total_conns;
+	uint32_t bucket_top;	/* index (time / PEER_BUCKET_S) of the newest bucket */
+	uint64_t first_us, last_us;
+	uint64_t total_out, total_in;
+	struct peer_flow live;	/* the latest flow still open (dur_ms 0 when none) */
+	struct peer_lbucket lb[LIGHT_BUCKETS];	/* light */
+	struct peer_conn lring[PEER_LIGHT];	/* light */
+	struct peer_flow lflows[PEER_LIGHT];	/* light */
 };
 
 struct peer {
@@ -78,6 +112,10 @@ struct peer {
 	int dns_id;		/* nDPI's DNS protocol id: not ours to judge */
 	uint16_t serial;
 	uint64_t evicted, expired, created, stale_slots;
+	struct peer_detail *details;	/* the pool, allocated once (untouched until used) */
+	uint32_t details_cap, details_fresh, details_free, details_used;
+	uint64_t details_evicted;
+	uint64_t rng;			/* victim sampling */
 };
 TABLE_OWNER_FIRST(struct peer, t);
 
@@ -168,13 +206,13 @@ peer_score(const double *starts, const double *sizes, size_t n, struct peer_stat
 
 /* The entry's ring in start order, as seconds and bytes sent. */
 static void
-entry_stats(const struct peer_entry *e, struct peer_stats *st)
+entry_stats(const struct peer *m, const struct peer_entry *e, struct peer_stats *st)
 {
 	struct peer_conn c[PEER_RING];
 	double starts[PEER_RING], sizes[PEER_RING];
 	size_t n = e->nring;
 
-	memcpy(c, e->ring, sizeof c);
+	memcpy(c, e->detail != TABLE_NIL ? m->details[e->detail].ring : e->lring, n * sizeof c[0]);
 	/* Insertion sort by start: flows end (and enter the ring) out of order. */
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = i; j > 0 && c[j].start_us < c[j - 1].start_us; j--) {
@@ -189,6 +227,108 @@ entry_stats(const struct peer_entry *e, struct peer_stats *st)
 	peer_score(starts, sizes, n, st);
 }
 
+/* ---- the detail pool -------------------------------------------------------- */
+
+static void
+entry_del(struct peer *m, struct peer_entry *e)
+{
+	if (e->detail != TABLE_NIL) {
+		m->details[e->detail].owner = m->details_free;
+		m->details_free = e->detail;
+		m->details_used--;
+	}
+	table_del(m->t, e);
+}
+
+static struct peer_detail *
+detail_of(const struct peer *m, const struct peer_entry *e)
+{
+	return e->detail == TABLE_NIL ? NULL : &m->details[e->detail];
+}
+
+/*
+ * A block for e: a free one, else the stalest of a few sampled detailed
+ * entries is evicted with its block. e is not detailed yet, so the sample
+ * never picks it.
+ */
+static struct peer_detail *
+detail_get(struct peer *m, struct peer_entry *e)
+{
+	struct peer_detail *x;
+	uint32_t i;
+
+	if (m->details_free == TABLE_NIL && m->details_fresh == m->details_cap) {
+		struct peer_entry *victim = NULL;
+		for (int s = 0; s < DETAIL_SAMPLE; s++) {
+			m->rng = m->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			struct peer_entry *o = table_at(m->t, m->details[(m->rng >> 33) % m->details_cap].owner);
+			if (victim == NULL || o->last_us < victim->last_us)
+				victim = o;
+		}
+		entry_del(m, victim);
+		m->evicted++;
+		m->details_evicted++;
+	}
+	if (m->details_free != TABLE_NIL) {
+		i = m->details_free;
+		m->details_free = m->details[i].owner;
+	} else
+		i = m->details_fresh++;
+	m->details_used++;
+	x = &m->details[i];
+	memset(x, 0, sizeof *x);
+	x->owner = table_slot(m->t, e);
+	e->detail = i;
+	return x;
+}
+
+/* Moves e's inline connections, buckets and last name into a block of its own. */
+static struct peer_detail *
+detail_attach(struct peer *m, struct peer_entry *e)
+{
+	struct peer_detail *x = detail_get(m, e);
+
+	for (int k = 0; k < LIGHT_BUCKETS; k++) {
+		uint32_t i = e->lb[k].bucket1 - 1;
+		if (e->lb[k].bucket1 == 0 || i > e->bucket_top || i + PEER_NBUCKETS <= e->bucket_top)
+			continue;
+		x->out[i % PEER_NBUCKETS] = e->lb[k].out;
+		x->in[i % PEER_NBUCKETS] = e->lb[k].in;
+		x->conns[i % PEER_NBUCKETS] = e->lb[k].conns;
+	}
+	memcpy(x->ring, e->lring, sizeof e->lring);
+	memcpy(x->flows, e->lflows, sizeof e->lflows);
+	if (e->sni_last == SNI_LAST_FIRST)
+		memcpy(x->sni_last, e->sni_first, sizeof x->sni_last);
+	memset(e->lb, 0, sizeof e->lb);
+	memset(e->lring, 0, sizeof e->lring);
+	memset(e->lflows, 0, sizeof e->lflows);
+	return x;
+}
+
+/* The last server name seen, "" if none. */
+static const char *
+sni_last(const struct peer *m, const struct peer_entry *e)
+{
+	if (e->detail != TABLE_NIL)
+		return m->details[e->detail].sni_last;
+	return e->sni_last == SNI_LAST_FIRST ? e->sni_first : "";
+}
+
+static void
+sni_set_last(struct peer *m, struct peer_entry *e, const char *name)
+{
+	struct peer_detail *x = detail_of(m, e);
+
+	if (x == NULL && strncmp(name, e->sni_first, FLOW_NAME_MAX) == 0) {
+		e->sni_last = SNI_LAST_FIRST;
+		return;
+	}
+	if (x == NULL)
+		x = detail_attach(m, e);
+	memcpy(x->sni_last, name, sizeof x->sni_last);
+}
+
 /* ---- buckets --------------------------------------------------------------- */
 
 static uint32_t
@@ -197,41 +337,100 @@ sat_add32(uint32_t a, uint64_t b)
 	return b >= UINT32_MAX - a ? UINT32_MAX : a + (uint32_t)b;
 }
 
-/* Moves the newest bucket up to now's, zeroing those it passes. */
+/* Moves the newest bucket up to now's, zeroing (inline: freeing) those it passes. */
 static void
-roll(struct peer_entry *e, uint64_t now_us)
+roll(struct peer *m, struct peer_entry *e, uint64_t now_us)
 {
 	uint32_t idx = (uint32_t)(now_us / BUCKET_US);
+	struct peer_detail *x = detail_of(m, e);
 
 	if (e->bucket_top == 0 || idx >= e->bucket_top + PEER_NBUCKETS) {
-		memset(e->out, 0, sizeof e->out);
-		memset(e->in, 0, sizeof e->in);
-		memset(e->conns, 0, sizeof e->conns);
+		if (x != NULL) {
+			memset(x->out, 0, sizeof x->out);
+			memset(x->in, 0, sizeof x->in);
+			memset(x->conns, 0, sizeof x->conns);
+		} else
+			memset(e->lb, 0, sizeof e->lb);
 		e->bucket_top = idx;
+		return;
+	}
+	if (x == NULL) {
+		if (idx <= e->bucket_top)
+			return;
+		e->bucket_top = idx;
+		for (int k = 0; k < LIGHT_BUCKETS; k++)
+			if (e->lb[k].bucket1 != 0 && e->lb[k].bucket1 - 1 + PEER_NBUCKETS <= idx)
+				memset(&e->lb[k], 0, sizeof e->lb[k]);
 		return;
 	}
 	while (e->bucket_top < idx) {
 		uint32_t b = ++e->bucket_top % PEER_NBUCKETS;
-		e->out[b] = e->in[b] = 0;
-		e->conns[b] = 0;
+		x->out[b] = x->in[b] = 0;
+		x->conns[b] = 0;
 	}
 }
 
+/* Adds to bucket i, one the ring keeps (rolled: i <= bucket_top < i + PEER_NBUCKETS). */
 static void
-credit(struct peer_entry *e, uint64_t out, uint64_t in, uint64_t now_us)
+bucket_add(struct peer *m, struct peer_entry *e, uint32_t i, uint64_t out, uint64_t in, int conn)
 {
-	roll(e, now_us);
-	uint32_t b = e->bucket_top % PEER_NBUCKETS;
-	e->out[b] = sat_add32(e->out[b], out);
-	e->in[b] = sat_add32(e->in[b], in);
+	struct peer_detail *x = detail_of(m, e);
+
+	if (x == NULL) {
+		struct peer_lbucket *b = NULL;
+		if (out == 0 && in == 0 && !conn)
+			return;
+		for (int k = 0; k < LIGHT_BUCKETS && b == NULL; k++)
+			if (e->lb[k].bucket1 == i + 1)
+				b = &e->lb[k];
+		for (int k = 0; k < LIGHT_BUCKETS && b == NULL; k++)
+			if (e->lb[k].bucket1 == 0) {
+				b = &e->lb[k];
+				b->bucket1 = i + 1;
+			}
+		if (b != NULL) {
+			b->out = sat_add32(b->out, out);
+			b->in = sat_add32(b->in, in);
+			if (conn && b->conns < UINT16_MAX)
+				b->conns++;
+			return;
+		}
+		x = detail_attach(m, e);
+	}
+	x->out[i % PEER_NBUCKETS] = sat_add32(x->out[i % PEER_NBUCKETS], out);
+	x->in[i % PEER_NBUCKETS] = sat_add32(x->in[i % PEER_NBUCKETS], in);
+	if (conn && x->conns[i % PEER_NBUCKETS] < UINT16_MAX)
+		x->conns[i % PEER_NBUCKETS]++;
+}
+
+static void
+credit(struct peer *m, struct peer_entry *e, uint64_t out, uint64_t in, uint64_t now_us)
+{
+	roll(m, e, now_us);
+	bucket_add(m, e, e->bucket_top, out, in, 0);
 	e->total_out += out;
 	e->total_in += in;
 }
 
-/* Sum of a bucket array over the buckets overlapping [now - w, now]. */
+enum { V_OUT, V_IN, V_CONNS };
+
 static uint64_t
-window_sum(const struct peer_entry *e, const uint32_t *v32, const uint16_t *v16, uint32_t w,
-    uint64_t now_us)
+bucket_val(const struct peer *m, const struct peer_entry *e, int v, uint32_t i)
+{
+	const struct peer_detail *x = detail_of(m, e);
+
+	if (x != NULL)
+		return v == V_OUT ? x->out[i % PEER_NBUCKETS] : v == V_IN ? x->in[i % PEER_NBUCKETS] :
+		    x->conns[i % PEER_NBUCKETS];
+	for (int k = 0; k < LIGHT_BUCKETS; k++)
+		if (e->lb[k].bucket1 == i + 1)
+			return v == V_OUT ? e->lb[k].out : v == V_IN ? e->lb[k].in : e->lb[k].conns;
+	return 0;
+}
+
+/* Sum of V_OUT, V_IN or V_CONNS over the buckets overlapping [now - w, now]. */
+static uint64_t
+window_sum(const struct peer *m, const struct peer_entry *e, int v, uint32_t w, uint64_t now_us)
 {
 	uint64_t from_us = now_us > (uint64_t)w * US ? now_us - (uint64_t)w * US : 0;
 	uint32_t lo = (uint32_t)(from_us / BUCKET_US), hi = (uint32_t)(now_us / BUCKET_US);
@@ -244,7 +443,7 @@ window_sum(const struct peer_entry *e, const uint32_t *v32, const uint16_t *v16,
 	if (e->bucket_top >= PEER_NBUCKETS && lo <= e->bucket_top - PEER_NBUCKETS)
 		lo = e->bucket_top - PEER_NBUCKETS + 1;
 	for (uint32_t i = lo; i <= hi && i >= lo; i++)
-		sum += v32 ? v32[i % PEER_NBUCKETS] : v16[i % PEER_NBUCKETS];
+		sum += bucket_val(m, e, v, i);
 	return sum;
 }
 
@@ -300,6 +499,7 @@ entry_init(struct peer *m, struct peer_entry *e, const struct flow *f, uint64_t 
 	uint16_t port;
 
 	e->node.user = ++m->serial;
+	e->detail = TABLE_NIL;
 	e->first_peer = *flow_responder(f, &port);
 	e->first_port = port;
 	e->l4proto = f->key.proto;
@@ -328,14 +528,14 @@ attach(struct peer *m, struct flow *f, uint64_t now_us)
 	uint32_t h = (uint32_t)hash_mix64(k.dest ^ hash_bytes(&k.host, sizeof k.host, m->seed));
 	if ((e = table_lookup(m->t, &k, h)) == NULL) {
 		if (table_full(m->t)) {
-			table_del(m->t, table_head(m->t, 0));
+			entry_del(m, table_head(m->t, 0));
 			m->evicted++;
 		}
 		e = table_add(m->t, &k, h, 0);
 		entry_init(m, e, f, now_us);
 	}
 	if (f->server_name[0] != '\0')
-		memcpy(e->sni_last, f->server_name, sizeof e->sni_last);
+		sni_set_last(m, e, f->server_name);
 	/* Keep the most specific application seen: a later plain-TLS flow does not erase Dropbox. */
 	if (f->app_proto != 0 || e->app_proto == 0) {
 		e->app_master = f->app_master;
@@ -365,10 +565,10 @@ is_live(const struct peer_entry *e, const struct flow *f)
 
 /* Credits what the flow carried before it was attached, once. */
 static void
-settle(struct peer_entry *e, struct flow *f, uint64_t now_us)
+settle(struct peer *m, struct peer_entry *e, struct flow *f, uint64_t now_us)
 {
 	if (f->peer_slot & SLOT_PENDING) {
-		credit(e, f->payload_bytes[FLOW_DIR_FWD], f->payload_bytes[FLOW_DIR_REV], now_us);
+		credit(m, e, f->payload_bytes[FLOW_DIR_FWD], f->payload_bytes[FLOW_DIR_REV], now_us);
 		f->peer_slot &= ~SLOT_PENDING;
 	}
 	if (is_live(e, f)) {
@@ -393,9 +593,9 @@ peer_packet(void *mod, struct flow *f, int dir, const struct pkt *p)
 		return;
 	}
 	if (f->peer_slot & SLOT_PENDING)
-		settle(e, f, p->ts_us);	/* includes this packet: flow accounting ran first */
+		settle(m, e, f, p->ts_us);	/* includes this packet: flow accounting ran first */
 	else {
-		credit(e, dir == FLOW_DIR_FWD ? p->payload_len : 0, dir == FLOW_DIR_REV ? p->payload_len : 0,
+		credit(m, e, dir == FLOW_DIR_FWD ? p->payload_len : 0, dir == FLOW_DIR_REV ? p->payload_len : 0,
 		    p->ts_us);
 		if (is_live(e, f)) {
 			uint32_t *v = dir == FLOW_DIR_FWD ? &e->live.out : &e->live.in;
@@ -418,10 +618,12 @@ peer_flow_classified(void *mod, struct flow *f, uint64_t now_us)
 
 /* Adds an answered connection to the ring, the flow list and the counts. */
 static void
-record_conn(struct peer_entry *e, const struct flow *f, uint64_t now_us)
+record_conn(struct peer *m, struct peer_entry *e, const struct flow *f, uint64_t now_us)
 {
-	struct peer_conn *c = &e->ring[e->ring_next];
-	struct peer_flow *pf = &e->flows[e->flow_next];
+	struct peer_detail *x = e->detail == TABLE_NIL && e->ring_next >= PEER_LIGHT ? detail_attach(m, e) :
+	    detail_of(m, e);
+	struct peer_conn *c = x != NULL ? &x->ring[e->ring_next] : &e->lring[e->ring_next];
+	struct peer_flow *pf = x != NULL ? &x->flows[e->flow_next] : &e->lflows[e->flow_next];
 	uint32_t idx = (uint32_t)(f->first_us / BUCKET_US);
 
 	c->start_us = f->first_us;
@@ -440,13 +642,12 @@ record_conn(struct peer_entry *e, const struct flow *f, uint64_t now_us)
 	e->flow_next = (uint8_t)((e->flow_next + 1) % PEER_FLOWS);
 	e->total_conns++;
 	/* Counted in the bucket the connection started in, if it is still kept. */
-	roll(e, now_us);
+	roll(m, e, now_us);
 	if (idx + PEER_NBUCKETS <= e->bucket_top)
 		return;
 	if (idx > e->bucket_top)
 		idx = e->bucket_top;
-	if (e->conns[idx % PEER_NBUCKETS] < UINT16_MAX)
-		e->conns[idx % PEER_NBUCKETS]++;
+	bucket_add(m, e, idx, 0, 0, 1);
 }
 
 static void
@@ -463,13 +664,13 @@ peer_flow_end(void *mod, struct flow *f, int why, uint64_t now_us)
 		e = attach(m, f, now_us);
 	if (e == NULL)
 		return;
-	settle(e, f, now_us);
+	settle(m, e, f, now_us);
 	if (is_live(e, f))
 		e->live_open = 0;
 	f->peer_slot = 0;
 	/* No payload back (no answer, refused, RST without data): not a connection that worked. */
 	if (f->payload_bytes[FLOW_DIR_REV] != 0)
-		record_conn(e, f, now_us);
+		record_conn(m, e, f, now_us);
 	entry_touch(m, e, now_us);
 }
 
@@ -480,7 +681,7 @@ peer_tick(void *mod, uint64_t now_us)
 	struct peer_entry *e;
 
 	while ((e = table_head(m->t, 0)) != NULL && e->last_us + (uint64_t)PEER_IDLE_S * US < now_us) {
-		table_del(m->t, e);
+		entry_del(m, e);
 		m->expired++;
 	}
 }
@@ -521,31 +722,31 @@ peer_each(void *mod, uint64_t since_us, uint64_t now_us, detector_visit_fn visit
 static double
 peer_value(void *mod, const struct subject *s, const struct rule_cond *c, uint64_t now_us)
 {
+	const struct peer *m = mod;
 	const struct peer_entry *e = s->obj;
 	struct peer_stats st;
 	double out, in;
 
-	(void)mod;
 	switch (c->metric) {
 	case M_PEER_OUT_BYTES:
-		return (double)window_sum(e, e->out, NULL, c->window_s, now_us);
+		return (double)window_sum(m, e, V_OUT, c->window_s, now_us);
 	case M_PEER_IN_BYTES:
-		return (double)window_sum(e, e->in, NULL, c->window_s, now_us);
+		return (double)window_sum(m, e, V_IN, c->window_s, now_us);
 	case M_PEER_OUT_RATIO:
-		out = (double)window_sum(e, e->out, NULL, c->window_s, now_us);
-		in = (double)window_sum(e, e->in, NULL, c->window_s, now_us);
+		out = (double)window_sum(m, e, V_OUT, c->window_s, now_us);
+		in = (double)window_sum(m, e, V_IN, c->window_s, now_us);
 		return out / (in > 1 ? in : 1);
 	case M_BEACON_CONNECTIONS:
 	case M_CHUNK_COUNT:
-		return (double)window_sum(e, NULL, e->conns, c->window_s, now_us);
+		return (double)window_sum(m, e, V_CONNS, c->window_s, now_us);
 	case M_BEACON_SCORE:
-		entry_stats(e, &st);
+		entry_stats(m, e, &st);
 		return st.score;
 	case M_BEACON_INTERVAL:
-		entry_stats(e, &st);
+		entry_stats(m, e, &st);
 		return st.iv_median;
 	case M_CHUNK_SIZE_CV:
-		entry_stats(e, &st);
+		entry_stats(m, e, &st);
 		/* Too few pieces say nothing about constancy: read as irregular. */
 		return st.n >= 4 ? st.sz_cv : 1e9;
 	default:
@@ -555,7 +756,8 @@ peer_value(void *mod, const struct subject *s, const struct rule_cond *c, uint64
 
 /* The flow behind an alert, as alert_add_flow() takes it. */
 static void
-add_flow(struct alert *a, const struct peer_entry *e, const struct peer_flow *pf, const char *app)
+add_flow(struct alert *a, const struct peer_entry *e, const struct peer_flow *pf, const char *sni,
+    const char *app)
 {
 	struct flow f;
 
@@ -570,12 +772,12 @@ add_flow(struct alert *a, const struct peer_entry *e, const struct peer_flow *pf
 	f.last_us = pf->start_us + (uint64_t)pf->dur_ms * 1000u;
 	f.payload_bytes[FLOW_DIR_FWD] = pf->out;
 	f.payload_bytes[FLOW_DIR_REV] = pf->in;
-	memcpy(f.server_name, e->sni_last, sizeof f.server_name);
+	snprintf(f.server_name, sizeof f.server_name, "%.*s", (int)sizeof f.server_name - 1, sni);
 	alert_add_flow(a, &f, app);
 }
 
 static void
-extra_json(struct alert *a, const struct peer_entry *e, const struct peer_stats *st)
+extra_json(struct alert *a, const struct peer_entry *e, const char *sni, const struct peer_stats *st)
 {
 	struct json j;
 	char dom[DOMAIN_MAX], ip[ADDR_STRLEN], ts[40];
@@ -591,8 +793,8 @@ extra_json(struct alert *a, const struct peer_entry *e, const struct peer_stats 
 	json_arr_open(&j, "server_names");
 	if (e->sni_first[0])
 		json_str_kv(&j, NULL, e->sni_first);
-	if (e->sni_last[0] && strcmp(e->sni_last, e->sni_first) != 0)
-		json_str_kv(&j, NULL, e->sni_last);
+	if (sni[0] && strcmp(sni, e->sni_first) != 0)
+		json_str_kv(&j, NULL, sni);
 	json_arr_close(&j);
 	json_str_kv(&j, "first_seen", json_fmt_time(e->first_us, ts, sizeof ts));
 	json_u64_kv(&j, "connections", e->total_conns);
@@ -624,6 +826,9 @@ peer_evidence(void *mod, const struct subject *s, const struct rule *r, struct a
 {
 	struct peer *m = mod;
 	const struct peer_entry *e = s->obj;
+	const struct peer_detail *x = detail_of(m, e);
+	const struct peer_flow *flows = x != NULL ? x->flows : e->lflows;
+	const char *sni = sni_last(m, e);
 	struct peer_stats st;
 	char app[48], b[32];
 	uint32_t w = PEER_NBUCKETS * PEER_BUCKET_S;
@@ -633,23 +838,24 @@ peer_evidence(void *mod, const struct subject *s, const struct rule *r, struct a
 			w = r->cond[i].window_s;
 			break;
 		}
-	a->bytes_out = window_sum(e, e->out, NULL, w, now_us);
-	a->bytes_in = window_sum(e, e->in, NULL, w, now_us);
+	a->bytes_out = window_sum(m, e, V_OUT, w, now_us);
+	a->bytes_in = window_sum(m, e, V_IN, w, now_us);
 	if (a->ndests > 0) {
 		a->dests[0].bytes_out = a->bytes_out;
 		a->dests[0].bytes_in = a->bytes_in;
-		a->dests[0].flows = window_sum(e, NULL, e->conns, w, now_us);
+		a->dests[0].flows = window_sum(m, e, V_CONNS, w, now_us);
 	}
 	dpi_ids_name(m->dpi, e->app_master, e->app_proto, app, sizeof app);
-	/* The flow still open first (an upload in progress), then the newest that ended. */
+	/* The flow still open first (an upload in progress), then the newest that ended
+	 * (inline, flow_next <= PEER_LIGHT: the same index reads lflows). */
 	if (e->live_open)
-		add_flow(a, e, &e->live, app);
+		add_flow(a, e, &e->live, sni, app);
 	for (unsigned i = 1; i <= PEER_FLOWS && i <= e->total_conns; i++)
-		add_flow(a, e, &e->flows[(e->flow_next + PEER_FLOWS - i) % PEER_FLOWS], app);
-	entry_stats(e, &st);
+		add_flow(a, e, &flows[(e->flow_next + PEER_FLOWS - i) % PEER_FLOWS], sni, app);
+	entry_stats(m, e, &st);
 	snprintf(a->detail, sizeof a->detail, "%u connections, median interval %.0f s, median size %s",
 	    e->total_conns, st.iv_median, alert_fmt_bytes((uint64_t)st.sz_median, b, sizeof b));
-	extra_json(a, e, &st);
+	extra_json(a, e, sni, &st);
 }
 
 static void
@@ -663,7 +869,20 @@ peer_stats_json(void *mod, struct json *j)
 	json_u64_kv(j, "evicted", m->evicted);
 	json_u64_kv(j, "expired", m->expired);
 	json_u64_kv(j, "stale_flow_slots", m->stale_slots);
-	json_u64_kv(j, "memory_bytes", table_bytes(m->t));
+	json_u64_kv(j, "details", m->details_used);
+	json_u64_kv(j, "details_capacity", m->details_cap);
+	json_u64_kv(j, "details_evicted", m->details_evicted);
+	json_u64_kv(j, "memory_bytes", table_bytes(m->t) + (size_t)m->details_cap * sizeof *m->details);
+}
+
+static void
+peer_free(void *mod)
+{
+	struct peer *m = mod;
+
+	if (m != NULL)
+		free(m->details);
+	table_owner_free(m);
 }
 
 void *
@@ -678,9 +897,17 @@ peer_new(const struct detector_env *env, char *err, size_t errlen)
 
 	if ((m = table_owner_new(sizeof *m, &tc, err, errlen)) == NULL)
 		return NULL;
+	m->details_cap = (uint32_t)((tc.capacity + DETAIL_DIV - 1) / DETAIL_DIV);
+	m->details_free = TABLE_NIL;
+	if ((m->details = malloc(m->details_cap * sizeof *m->details)) == NULL) {
+		snprintf(err, errlen, "peer: detail pool (%u): out of memory", m->details_cap);
+		peer_free(m);
+		return NULL;
+	}
 	m->dpi = env->dpi;
 	m->domains = env->domains;
 	m->seed = env->seed ^ 0x7065657200000000ull;
+	m->rng = m->seed | 1;
 	m->dns_id = env->dpi ? dpi_proto_lookup(env->dpi, "DNS") : -1;
 	return m;
 }
@@ -697,5 +924,5 @@ const struct detector_ops peer_ops = {
 	.value = peer_value,
 	.evidence = peer_evidence,
 	.stats = peer_stats_json,
-	.free = table_owner_free,
+	.free = peer_free,
 };

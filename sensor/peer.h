@@ -21,6 +21,12 @@
  *
  * The packet hook costs one slot lookup in the flow and a few adds; a flow
  * caches its entry (struct flow peer_slot/peer_tag) from classification on.
+ *
+ * Memory: the table of env->cfg->max_peers entries and a pool of a quarter
+ * as many detail blocks, both allocated once. An entry holds two
+ * connections and two buckets inline and borrows a block when it needs
+ * more (peer.c); an empty pool evicts a detailed entry, counted in the
+ * stats (detectors.peer.details_evicted and evicted).
  */
 #ifndef OUTFLOW_PEER_H
 #define OUTFLOW_PEER_H
@@ -36,8 +42,8 @@
 extern const struct detector_ops peer_ops;
 
 /*
- * The module, its table of env->cfg->max_peers entries allocated at once.
- * NULL with a message in err if that fails. Freed by peer_ops.free.
+ * The module, its table of env->cfg->max_peers entries and its detail pool
+ * allocated at once. NULL with a message in err if that fails. Freed by peer_ops.free.
  */
 void *peer_new(const struct detector_env *env, char *err, size_t errlen);
 

@@ -27,12 +27,14 @@
 #           that is never classified, like an unanswered SYN, keeps it)
 #   hosts    4096 x (5.3 KB + 8 B),  dests 16384 x (448 B + 8 B)
 #   plus 1024 destinations with full minute/hour rings (1.4 KB each),
-#   engaged  1024 x (130 B + 8 B),  peers 4096 x (864 B + 8 B)
-#   dns      8192 x (976 B pair + 8 B + 40 B host entry + 8 B) + 128 KiB of
-#            recent client questions; icmp 4096 x (440 B + 8 B)
+#   engaged  1024 x (130 B + 8 B),  peers 4096 x (392 B + 8 B) plus 1024
+#            busy entries' detail blocks (640 B)
+#   dns      8192 x (448 B pair + 8 B + 40 B host entry + 8 B), plus 2048
+#            busy pairs' detail blocks (560 B), + 128 KiB of recent client
+#            questions; icmp 4096 x (440 B + 8 B)
 #   staging 4096 x 1.5 KB, newdest 65536 x 56 B (+ 4096 recent x 408 B),
 #   risk 1024 x 6.2 KB
-# = ~11 MiB + 1.2 x ~119 MiB = ~154 MiB; with the default caps the same
+# = ~11 MiB + 1.2 x ~116 MiB = ~150 MiB; with the default caps the same
 # flood needs over 1 GiB. Under ASan (shadow
 # memory, quarantine) RSS says nothing about the tables: those two checks
 # are skipped there.
@@ -174,7 +176,7 @@ result $(( ${want:-0} <= packets || s[packets] != ${want:-0} )) reads_every_pack
 # Memory.
 peak=$(field capped 2) base=$(field baseline 2)
 tables=$(( 65536 * (240 + 8 + 704) + 4096 * (5312 + 8) + 16384 * (448 + 8) + 1025 * 1368 + 1024 * (130 + 8) +
-	4096 * (864 + 8) + 8192 * (976 + 8 + 40 + 8) + 4096 * 32 + 4096 * (440 + 8) +
+	4096 * (392 + 8) + 1024 * 640 + 8192 * (448 + 8 + 40 + 8) + 2048 * 560 + 4096 * 32 + 4096 * (440 + 8) +
 	4096 * (1528 + 8) + 65536 * (56 + 8) + 4096 * (408 + 8) + 1024 * (6216 + 8) ))
 bound=$(( base + tables * 12 / 10 / 1024 ))
 if [ "$asan" = 1 ]; then

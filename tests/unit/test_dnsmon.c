@@ -514,6 +514,142 @@ test_dnsmon_random_subdomain_flood_is_one_entry_counted_by_sketch(void)
 	mh_free(&h);
 }
 
+/* A counter from the module's stats object ("name":N), or -1 if it is not there. */
+static long long
+stat_of(struct mh *h, const char *name)
+{
+	char buf[1024], key[64];
+	const char *at;
+
+	snprintf(key, sizeof key, "\"%s\":", name);
+	if ((at = strstr(mh_stats(h, 0, buf, sizeof buf), key)) == NULL)
+		return -1;
+	return strtoll(at + strlen(key), NULL, 10);
+}
+
+/*
+ * A pair keeps two minute rows inline; the third minute moves it into a
+ * pool block, and nothing counted before is lost on the way (the windows
+ * read the same before and after). Questions for the domain itself have no
+ * name below it: no sample, no sketch, so only the minutes make it move.
+ */
+static void
+test_dnsmon_pair_moves_to_a_detail_block_without_losing_counts(void)
+{
+	struct mh h;
+	uint64_t min = 60 * PB_SEC;
+
+	SETUP(&h, R_BYTES, 64, 4);
+	CHECK_EQ_U(stat_of(&h, "details_capacity"), 16);	/* a quarter of the pairs */
+	query_i(&h, "10.0.0.5", "198.51.100.53", 0, 0, "tunnel.example", 1, PB_T0);
+	query_i(&h, "10.0.0.5", "198.51.100.53", 0, 0, "tunnel.example", 1, PB_T0 + min);
+	query_i(&h, "10.0.0.5", "198.51.100.53", 0, 0, "tunnel.example", 1, PB_T0 + min + PB_SEC);
+	CHECK_EQ_U(stat_of(&h, "details"), 0);
+	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_QUERIES, PB_T0 + min + PB_SEC), 3);
+	query_i(&h, "10.0.0.5", "198.51.100.53", 0, 0, "tunnel.example", 1, PB_T0 + 2 * min);
+	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_QUERIES, PB_T0 + 2 * min), 4);
+	CHECK_EQ_U((uint64_t)mh_value(&h, 0, &h.seen[0], M_DNS_QUERIES, 120, PB_T0 + 2 * min), 3);
+	/* Eleven minutes on, the first two have left the ring, inline or not. */
+	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_QUERIES, PB_T0 + 11 * min), 1);
+	mh_free(&h);
+
+	/* Inline, a minute that left the ring frees its row: no block needed. */
+	SETUP(&h, R_BYTES, 64, 4);
+	for (int i = 0; i < 4; i++)
+		query_i(&h, "10.0.0.5", "198.51.100.53", 0, 0, "tunnel.example", 1, PB_T0 + (uint64_t)i * 10 * min);
+	CHECK_EQ_U(stat_of(&h, "details"), 0);
+	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_QUERIES, PB_T0 + 30 * min), 1);
+	mh_free(&h);
+}
+
+#define R_QUERIES \
+	"rule n {\n category dns-tunnel\n when dns.queries[10min] >= 1\n" \
+	" severity low\n message \"{src_ip}\"\n}\n"
+
+/*
+ * The volume rule fires at its threshold for a pair that started light and
+ * moved mid-life: 10 x 100 bytes, the first query's name, sample, sketch
+ * register and flow kept inline until the second one moved them.
+ */
+static void
+test_dnsmon_pair_detailed_mid_life_alerts_at_its_threshold(void)
+{
+	struct mh h;
+	struct msgbuf m;
+
+	SETUP(&h, R_BYTES, 64, 4);
+	query_i(&h, "10.0.0.5", "198.51.100.53", 0, 98, "tunnel.example", 10, PB_T0);
+	CHECK_EQ_U(stat_of(&h, "details"), 0);
+	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_SUBDOMAINS, PB_T0 + PB_SEC), 1);
+	for (int i = 1; i < 10; i++)
+		query_i(&h, "10.0.0.5", "198.51.100.53", (unsigned)i, 98, "tunnel.example", 10,
+		    PB_T0 + (uint64_t)i * PB_SEC);
+	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	mh_tick(&h, PB_T0, PB_T0 + 10 * PB_SEC);
+	CHECK_EQ_U(h.nrec, 1);
+	if (h.nrec == 1) {
+		/* The first name is sample 0 and the flow is there once. */
+		CHECK(strstr(h.rec[0].extra, "\"samples\":[\"000000") != NULL);
+		CHECK(strstr(h.rec[0].extra, "\"subdomains\":10") != NULL);
+		CHECK(strstr(h.rec[0].json, "\"src_port\":40000") != NULL);
+	}
+	mh_free(&h);
+
+	/* The evidence of a light pair, and of one just moved: nothing of the first query lost. */
+	SETUP(&h, R_QUERIES, 64, 4);
+	build_msg(&m, "aaaa.t.example", 16, 0, 0);
+	dns_send(&h, "10.0.0.5", "198.51.100.53", 0, &m, PB_T0);
+	build_msg(&m, "zzzz.light.example", 16, 0, 0);
+	dns_send(&h, "10.0.0.6", "198.51.100.53", 0, &m, PB_T0);
+	build_msg(&m, "bbbb.t.example", 16, 0, 0);
+	dns_send(&h, "10.0.0.5", "198.51.100.53", 0, &m, PB_T0 + PB_SEC);
+	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	mh_tick(&h, PB_T0, PB_T0 + 2 * PB_SEC);
+	CHECK_EQ_U(h.nrec, 2);
+	for (size_t i = 0; i < h.nrec; i++) {
+		if (strcmp(h.rec[i].src, "10.0.0.6") == 0)
+			CHECK(strstr(h.rec[i].extra, "\"samples\":[\"zzzz.light.example\"]") != NULL);
+		else
+			CHECK(strstr(h.rec[i].extra,
+			    "\"samples\":[\"aaaa.t.example\",\"bbbb.t.example\"]") != NULL);
+		CHECK(strstr(h.rec[i].json, "\"src_port\":40000") != NULL);
+	}
+	mh_free(&h);
+}
+
+/*
+ * With the pool used up, a pair that needs a block takes one from the
+ * lightest of a few sampled detailed pairs, which is evicted whole and
+ * counted: memory stays at the cap and the heavy pair keeps alerting.
+ */
+static void
+test_dnsmon_detail_pool_exhaustion_evicts_a_light_pair_and_counts(void)
+{
+	struct mh h;
+
+	SETUP(&h, R_BYTES, 16, 4);	/* 16 pairs, 4 blocks */
+	for (int i = 0; i < 30; i++)
+		query_i(&h, "10.0.0.5", "198.51.100.53", (unsigned)i, 40, "heavy.example", 10,
+		    PB_T0 + (uint64_t)i * 1000);
+	for (int k = 0; k < 8; k++) {
+		char src[32];
+		snprintf(src, sizeof src, "10.0.2.%d", k + 1);
+		for (unsigned i = 0; i < 2; i++)	/* the second name needs a block */
+			query_i(&h, src, "198.51.100.53", i, 3, "light.example", 1,
+			    PB_T0 + PB_SEC + (uint64_t)k * 1000 + i);
+	}
+	CHECK_EQ_U(stat_of(&h, "details"), 4);
+	CHECK_EQ_U(stat_of(&h, "details_evicted"), 5);	/* 9 blocks wanted, 4 there */
+	CHECK_EQ_U(dstats(&h).pairs_evicted, 5);
+	CHECK_EQ_U(dstats(&h).pairs, 4);
+	mh_tick(&h, PB_T0, PB_T0 + 2 * PB_SEC);
+	CHECK_EQ_U(h.nrec, 1);
+	if (h.nrec == 1)
+		CHECK_EQ_S(h.rec[0].src, "10.0.0.5");
+	mh_free(&h);
+}
+
 T_MAIN("dnsmon",
     T(test_dnsmon_parses_a_query_lowercased_with_labels),
     T(test_dnsmon_marks_binary_labels_not_ldh),
@@ -529,4 +665,7 @@ T_MAIN("dnsmon",
     T(test_dnsmon_malformed_counted_and_skipped),
     T(test_dnsmon_per_host_cap_keeps_the_heaviest_domain),
     T(test_dnsmon_pair_cap_evicts_and_counts),
-    T(test_dnsmon_random_subdomain_flood_is_one_entry_counted_by_sketch))
+    T(test_dnsmon_random_subdomain_flood_is_one_entry_counted_by_sketch),
+    T(test_dnsmon_pair_moves_to_a_detail_block_without_losing_counts),
+    T(test_dnsmon_pair_detailed_mid_life_alerts_at_its_threshold),
+    T(test_dnsmon_detail_pool_exhaustion_evicts_a_light_pair_and_counts))

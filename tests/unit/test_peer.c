@@ -342,6 +342,160 @@ test_peer_flow_of_evicted_entry_credits_nobody(void)
 	mh_free(&h);
 }
 
+/* A counter from the module's stats object ("name":N), or -1 if it is not there. */
+static long long
+stat_of(struct mh *h, const char *name)
+{
+	char buf[1024], key[64];
+	const char *at;
+
+	snprintf(key, sizeof key, "\"%s\":", name);
+	if ((at = strstr(mh_stats(h, 0, buf, sizeof buf), key)) == NULL)
+		return -1;
+	return strtoll(at + strlen(key), NULL, 10);
+}
+
+/* Metric m (over 6 h) of the entry whose first server name is name; -1 if there is none. */
+static double
+value_of(struct mh *h, const char *name, enum metric_id m, uint64_t now)
+{
+	mh_visit(h, 0, now);
+	for (size_t i = 0; i < h->nseen; i++)
+		if (h->seen[i].name != NULL && strcmp(h->seen[i].name, name) == 0)
+			return mh_value(h, 0, &h->seen[i], m, 6 * 3600, now);
+	return -1;
+}
+
+/*
+ * Two connections in two 30-minute buckets fit inline; the third moves the
+ * entry into a pool block, and nothing counted before is lost on the way.
+ */
+static void
+test_peer_entry_moves_to_a_detail_block_without_losing_counts(void)
+{
+	struct mh h;
+	const char *name = C_BEACON.name;
+
+	SETUP(&h, R_BEACON("0.9"), 64);
+	CHECK_EQ_U(stat_of(&h, "details_capacity"), 16);	/* a quarter of the entries */
+	uint64_t ts = beacons(&h, C_BEACON, 2, PB_T0, 1800);
+	CHECK_EQ_U(stat_of(&h, "details"), 0);
+	CHECK_EQ_U((uint64_t)value_of(&h, name, M_PEER_OUT_BYTES, ts), 60000);
+	CHECK_EQ_U((uint64_t)value_of(&h, name, M_BEACON_CONNECTIONS, ts), 2);
+	CHECK(value_of(&h, name, M_BEACON_INTERVAL, ts) == 1800);
+	ts = beacons(&h, C_BEACON, 1, ts, 1800);
+	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	CHECK_EQ_U((uint64_t)value_of(&h, name, M_PEER_OUT_BYTES, ts), 90000);
+	CHECK_EQ_U((uint64_t)value_of(&h, name, M_PEER_IN_BYTES, ts), 6000);
+	CHECK_EQ_U((uint64_t)value_of(&h, name, M_BEACON_CONNECTIONS, ts), 3);
+	CHECK(value_of(&h, name, M_BEACON_INTERVAL, ts) == 1800);
+	/* Seven hours on, the first bucket has left the 6 h ring, inline or not. */
+	CHECK_EQ_U((uint64_t)value_of(&h, name, M_BEACON_CONNECTIONS, PB_T0 + 7 * 3600 * PB_SEC), 1);
+	mh_free(&h);
+
+	/* Inline, a bucket that left the ring frees its slot: no block needed. */
+	SETUP(&h, R_BEACON("0.9"), 64);
+	beacons(&h, C_BEACON, 2, PB_T0, 7 * 3600);
+	CHECK_EQ_U(stat_of(&h, "details"), 0);
+	CHECK_EQ_U((uint64_t)value_of(&h, name, M_BEACON_CONNECTIONS, PB_T0 + 8 * 3600 * PB_SEC), 1);
+	mh_free(&h);
+}
+
+#define R_CONNS3 \
+	"rule n {\n  category beacon\n  when beacon.connections[6h] >= 3\n" \
+	"  severity low\n  message \"{src_ip}\"\n}\n"
+
+/*
+ * The beacon rule fires at its twelfth connection for an entry that moved
+ * at its third, and a second server name (kept inline only as "the same as
+ * the first") moves an entry too, showing both names.
+ */
+static void
+test_peer_entry_detailed_mid_life_alerts_with_its_names(void)
+{
+	struct mh h;
+	struct conn c = C_BEACON;
+	struct flow *f;
+
+	SETUP(&h, R_BEACON("0.9"), 64);
+	uint64_t ts = beacons(&h, C_BEACON, 11, PB_T0, 300);
+	c.name = "eu.telemetry-cdn.net";
+	beacons(&h, c, 1, ts, 300);
+	CHECK_EQ_U(h.nrec, 1);
+	if (h.nrec == 1) {
+		CHECK(strstr(h.rec[0].json, "\"connections\":12") != NULL);
+		CHECK(strstr(h.rec[0].json, "\"median\":300") != NULL);
+		CHECK(strstr(h.rec[0].json,
+		    "\"server_names\":[\"api.telemetry-cdn.net\",\"eu.telemetry-cdn.net\"]") != NULL);
+	}
+	mh_free(&h);
+
+	/* Moved by its third connection, its last name (inline: "the first") goes along. */
+	SETUP(&h, R_CONNS3, 64);
+	beacons(&h, C_BEACON, 3, PB_T0, 60);
+	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	CHECK_EQ_U(h.nrec, 1);
+	if (h.nrec == 1) {
+		int n = 0;
+		for (const char *at = h.rec[0].json; (at = strstr(at, "\"server_name\":\"api.telemetry-cdn.net\"")) != NULL; at++)
+			n++;
+		CHECK_EQ_U(n, 5);	/* the alert, its destination and its three flows */
+	}
+	mh_free(&h);
+
+	SETUP(&h, R_BEACON("0.9"), 64);
+	f = conn_open(&h, &C_BEACON, PB_T0);
+	conn_close(&h, f, PB_T0 + PB_SEC);
+	c.sport = 41000;
+	f = conn_open(&h, &c, PB_T0 + 2 * PB_SEC);
+	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	conn_close(&h, f, PB_T0 + 3 * PB_SEC);
+	CHECK_EQ_U((uint64_t)value_of(&h, C_BEACON.name, M_BEACON_CONNECTIONS, PB_T0 + 4 * PB_SEC), 2);
+	mh_free(&h);
+}
+
+/*
+ * With the pool used up, an entry that needs a block takes one from the
+ * stalest of a few sampled detailed entries, which is evicted whole and
+ * counted; an entry that stays light still accounts its volume.
+ */
+static void
+test_peer_detail_pool_exhaustion_evicts_and_counts(void)
+{
+	struct mh h;
+	char name[64], last[64] = "";
+
+	SETUP(&h, R_CHUNK, 16);	/* 16 entries, 4 blocks */
+	for (unsigned i = 0; i < 6; i++) {
+		struct conn c = C_BEACON;
+		snprintf(name, sizeof name, "www.d%u.com", i);
+		c.name = name;
+		for (unsigned k = 0; k < 3; k++) {	/* the third connection needs a block */
+			uint64_t ts = PB_T0 + (i * 10 + k) * PB_SEC;
+			c.sport = (uint16_t)(42000 + i * 10 + k);
+			conn_close(&h, conn_open(&h, &c, ts), ts + 1);
+		}
+		snprintf(last, sizeof last, "%s", name);
+	}
+	CHECK_EQ_U(stat_of(&h, "details"), 4);
+	CHECK_EQ_U(stat_of(&h, "details_evicted"), 2);
+	CHECK_EQ_U(stat_of(&h, "evicted"), 2);
+	CHECK_EQ_U(stat_of(&h, "entries"), 4);
+	CHECK_EQ_U((uint64_t)value_of(&h, last, M_CHUNK_COUNT, PB_T0 + 60 * PB_SEC), 3);
+	/* The stalest of the sample went: the freshest block holder is still there. */
+	CHECK_EQ_U((uint64_t)value_of(&h, "www.d4.com", M_CHUNK_COUNT, PB_T0 + 60 * PB_SEC), 3);
+
+	struct conn l = C_BEACON;
+	l.name = "www.light.com";
+	l.sport = 43000;
+	conn_close(&h, conn_open(&h, &l, PB_T0 + 70 * PB_SEC), PB_T0 + 71 * PB_SEC);
+	CHECK_EQ_U(stat_of(&h, "entries"), 5);
+	CHECK_EQ_U(stat_of(&h, "details"), 4);
+	CHECK_EQ_U((uint64_t)value_of(&h, "www.light.com", M_PEER_OUT_BYTES, PB_T0 + 80 * PB_SEC), 30000);
+	CHECK_EQ_U((uint64_t)value_of(&h, "www.light.com", M_CHUNK_COUNT, PB_T0 + 80 * PB_SEC), 1);
+	mh_free(&h);
+}
+
 T_MAIN("peer",
     T(test_peer_beacon_fires_at_twelfth_regular_connection_not_eleventh),
     T(test_peer_beacon_score_threshold_just_above_is_quiet),
@@ -353,4 +507,7 @@ T_MAIN("peer",
     T(test_peer_cloud_upload_judged_per_tenant_and_sanctioned_excepted),
     T(test_peer_ignores_inbound_and_internal_flows),
     T(test_peer_full_table_evicts_and_counts),
-    T(test_peer_flow_of_evicted_entry_credits_nobody))
+    T(test_peer_flow_of_evicted_entry_credits_nobody),
+    T(test_peer_entry_moves_to_a_detail_block_without_losing_counts),
+    T(test_peer_entry_detailed_mid_life_alerts_with_its_names),
+    T(test_peer_detail_pool_exhaustion_evicts_and_counts))
