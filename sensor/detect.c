@@ -821,7 +821,7 @@ alert_begin(struct detect *d, size_t ri, const struct eng_key *k, const double *
 	return e;
 }
 
-/* Renders, counts, hands the alert to the sinks and tells every module. */
+/* Renders, counts, hands the alert to the sinks and tells every module a rule uses. */
 static void
 alert_finish(struct detect *d, struct alert *a)
 {
@@ -832,7 +832,8 @@ alert_finish(struct detect *d, struct alert *a)
 		d->st.alerts_update++;
 	d->emit(d->emit_ctx, a);
 	for (int sc = 0; sc < MSCOPE__COUNT; sc++)
-		if (d->ops[sc] != NULL && d->ops[sc]->alerted != NULL)
+		if (d->ops[sc] != NULL && d->ops[sc]->alerted != NULL &&
+		    detect_scope_used(d, (enum metric_scope)sc))
 			d->ops[sc]->alerted(d->mod[sc], a);
 }
 
@@ -1043,19 +1044,29 @@ visit_subject(void *vctx, const struct subject *s)
 	}
 }
 
+int
+detect_scope_used(const struct detect *d, enum metric_scope sc)
+{
+	if (d->rs == NULL)
+		return 0;
+	for (size_t ri = 0; ri < d->rs->nrules; ri++)
+		if (!d->rs->rules[ri].disabled && d->rt[ri].scope == sc)
+			return 1;
+	return 0;
+}
+
 void
 detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, uint64_t now_us)
 {
-	int want[MSCOPE__COUNT] = { 0 };
+	int want[MSCOPE__COUNT];
 
 	if (d->rs == NULL)
 		return;
 	/* Working hours on packet time, in the rules' zone: once per tick. */
 	d->off_hours = d->tz != NULL && !rules_workhours_contains(&d->rs->workhours,
 	    (int64_t)(now_us / 1000000u) + tzone_offset(d->tz, (int64_t)(now_us / 1000000u)));
-	for (size_t ri = 0; ri < d->rs->nrules; ri++)
-		if (!d->rs->rules[ri].disabled)
-			want[d->rt[ri].scope] = 1;
+	for (int sc = 0; sc < MSCOPE__COUNT; sc++)
+		want[sc] = detect_scope_used(d, (enum metric_scope)sc);
 	if (want[MSCOPE_HOST] || want[MSCOPE_DEST]) {
 		for (struct host *h = host_changed_first(ht, since_us); h;
 		    h = host_changed_next(ht, h, since_us)) {

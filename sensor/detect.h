@@ -61,6 +61,13 @@ void detect_register(struct detect *d, const struct detector_ops *ops, void *mod
  */
 int detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t errlen);
 
+/*
+ * Whether an enabled rule of the installed set is of scope sc: a module
+ * whose scope none uses has nothing to compute, so the sensor leaves it
+ * idle (no packet or classification hooks) until a reload brings one.
+ */
+int detect_scope_used(const struct detect *d, enum metric_scope sc);
+
 /* Evaluates every rule over the hosts with traffic since since_us, at now_us. */
 void detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, uint64_t now_us);
 

@@ -64,6 +64,7 @@ struct sensor {
 	struct module {				/* detector modules (detector.h) */
 		const struct detector_ops *ops;
 		void *mod;
+		int idle;		/* no rule has used its scope yet: no hooks */
 	} mods[MSCOPE__COUNT];
 	int nmods;
 	int state_dirfd;			/* --state-dir, -1 if none */
@@ -169,7 +170,7 @@ sensor_flow_classified(struct sensor *s, struct flow *f, uint64_t now)
 {
 	host_flow_classified(s->hosts, f, now);
 	for (int i = 0; i < s->nmods; i++)
-		if (s->mods[i].ops->flow_classified != NULL)
+		if (s->mods[i].ops->flow_classified != NULL && !s->mods[i].idle)
 			s->mods[i].ops->flow_classified(s->mods[i].mod, f, now);
 }
 
@@ -187,7 +188,7 @@ sensor_flow_end(void *ctx, struct flow *f, enum flow_end why)
 		return;
 	host_flow_ended(s->hosts, f);
 	for (int i = 0; i < s->nmods; i++)
-		if (s->mods[i].ops->flow_end != NULL)
+		if (s->mods[i].ops->flow_end != NULL && !s->mods[i].idle)
 			s->mods[i].ops->flow_end(s->mods[i].mod, f, (int)why, s->now_us);
 }
 
@@ -221,6 +222,18 @@ sensor_install_rules(struct sensor *s, struct ruleset *rs, char *err, size_t err
 	if (s->rules != NULL)
 		ruleset_free(s->rules);
 	s->rules = rs;
+	/*
+	 * A module no rule asks anything of would cost a probe or two of its
+	 * tables per flow for nothing: it sleeps until a rule set uses its
+	 * scope, and follows traffic from then on. It never goes back to
+	 * sleep: it may hold flows (conn.c) and must see them end.
+	 */
+	for (int i = 0; i < s->nmods; i++) {
+		if (s->mods[i].idle && detect_scope_used(s->det, s->mods[i].ops->scope)) {
+			s->mods[i].idle = 0;
+			log_debug("detector %s: following traffic", s->mods[i].ops->name);
+		}
+	}
 	return 0;
 }
 
@@ -269,6 +282,7 @@ sensor_add_module(struct sensor *s, const struct detector_ops *ops, void *mod)
 		return -1;
 	s->mods[s->nmods].ops = ops;
 	s->mods[s->nmods].mod = mod;
+	s->mods[s->nmods].idle = 1;	/* until a rule uses it: sensor_install_rules() */
 	s->nmods++;
 	detect_register(s->det, ops, mod);
 	return 0;
@@ -447,7 +461,7 @@ sensor_tick(struct sensor *s, uint64_t now)
 {
 	flow_table_expire(s->flows, now);
 	for (int i = 0; i < s->nmods; i++)
-		if (s->mods[i].ops->tick != NULL)
+		if (s->mods[i].ops->tick != NULL && !s->mods[i].idle)
 			s->mods[i].ops->tick(s->mods[i].mod, now);
 	detect_tick(s->det, s->hosts, s->last_tick_us, now);
 	s->last_tick_us = now;
@@ -507,7 +521,7 @@ sensor_process(struct sensor *s, int dlt, const struct capture_pkt *cp)
 	if (dpi_packet(s->dpi, f, &p))
 		sensor_flow_classified(s, f, ts);
 	for (int i = 0; i < s->nmods; i++)
-		if (s->mods[i].ops->packet != NULL)
+		if (s->mods[i].ops->packet != NULL && !s->mods[i].idle)
 			s->mods[i].ops->packet(s->mods[i].mod, f, dir, &p);
 }
 
@@ -631,6 +645,7 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 		if (s->mods[i].ops->stats == NULL)
 			continue;
 		json_obj_open(&j, s->mods[i].ops->name);
+		json_bool_kv(&j, "idle", s->mods[i].idle);
 		s->mods[i].ops->stats(s->mods[i].mod, &j);
 		json_obj_close(&j);
 	}

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark (make bench; not a test): outflow against the floor (a bare
 # libpcap read loop, build/tools/pcapread) and the reference (nDPI's own
-# ndpiReader, one thread), on two synthetic captures made by pcapgen:
+# ndpiReader, one thread), on two synthetic captures made by pcapgen. outflow
+# runs twice: with the default rules, and with only their volume rules
+# (outflow-vol: every detector module idle), which splits its cost into the
+# core path and the modules.
 #   mixed  ~1.5 M packets of realistic interleaved traffic (TLS, DNS, HTTP,
 #          QUIC-like, ICMP, a few bulk uploads): packets/s on a tap-like mix
 #   flows  1 M concurrent TLS flows: peak memory per flow
@@ -81,11 +84,22 @@ cmd_for() {
 	# -q: no per-flow or summary output; pcap files always use one thread.
 	ndpiReader) [ -n "$NDPIREADER" ] && echo "$NDPIREADER -i $file -q" ;;
 	outflow)    [ -x "$OUTFLOW" ] && echo "$OUTFLOW -r $file -q ${OUTFLOW_ARGS[*]}" ;;
+	# The same sensor with only the four volume rules: every detector module
+	# idle, so the difference to "outflow" is what the modules cost.
+	outflow-vol) [ -x "$OUTFLOW" ] && echo "$OUTFLOW -r $file -q --rules $VOLUME_RULES ${OUTFLOW_ARGS[*]}" ;;
 	esac
 	return 0
 }
 
-TOOLS=(pcapread ndpiReader outflow)
+# The shipped volume rules, thresholds and exceptions as they are, nothing else.
+VOLUME_RULES=$OUT/volume.rules
+awk 'BEGIN { split("elephant-upload-10m bulk-upload-1h bulk-upload-24h upload-ratio-1h", k, " ")
+             for (i in k) keep[k[i]] = 1 }
+     /^rule / { skip = !($2 in keep) }
+     !skip { print }
+     /^}/ { skip = 0 }' rules/default.rules >"$VOLUME_RULES"
+
+TOOLS=(pcapread ndpiReader outflow outflow-vol)
 RESULTS=$OUT/results.txt
 : >"$RESULTS"
 
@@ -123,7 +137,7 @@ for cap in "$MIXED" "$FLOWS"; do
 	printf '  %-17s %s (%s)\n' "$cap.pcap" "$(sed -n 2p "$OUT/$cap.recipe" | sed 's/^pcapgen: [^:]*: //')" \
 		"$(du -h "$OUT/$cap.pcap" | cut -f1)"
 done
-printf '\n%-10s %-12s %9s %9s %10s %8s %8s %9s %8s %8s %9s\n' \
+printf '\n%-11s %-12s %9s %9s %10s %8s %8s %9s %8s %8s %9s\n' \
 	tool capture packets 'median s' 'pkts/s' 'Gbit/s' 'ns/pkt' 'RSS MB' 't/ndpi' 't/pcapr' 'KB/flow'
 for cap in "$MIXED" "$FLOWS"; do
 	read -r packets bytes < <(meta "$cap")
@@ -136,7 +150,7 @@ for cap in "$MIXED" "$FLOWS"; do
 			compgen -G "$OUT/logs/$tool-$cap-*.log" >/dev/null && why="failed, see $OUT/logs/$tool-$cap-*.log"
 			[ "$tool" = outflow ] && [ ! -x "$OUTFLOW" ] && why="n/a ($OUTFLOW missing)"
 			[ "$tool" = ndpiReader ] && [ -z "$NDPIREADER" ] && why="n/a (ndpiReader missing: apt install libndpi-bin)"
-			printf '%-10s %-12s %s\n' "$tool" "$cap" "$why"
+			printf '%-11s %-12s %s\n' "$tool" "$cap" "$why"
 			continue
 		fi
 		awk -v tool="$tool" -v cap="$cap" -v packets="$packets" -v bytes="$bytes" \
@@ -155,7 +169,7 @@ END {
 		delete t; delete r
 	}
 	s = mt[tool]
-	printf "%-10s %-12s %9d %9.3f %10.0f %8.2f %8.1f %9.1f", tool, cap, packets, s,
+	printf "%-11s %-12s %9d %9.3f %10.0f %8.2f %8.1f %9.1f", tool, cap, packets, s,
 	    packets / s, bytes * 8 / s / 1e9, s * 1e9 / packets, mr[tool] / 1024
 	printf " %8s", ("ndpiReader" in mt) ? sprintf("%.2f", s / mt["ndpiReader"]) : "-"
 	printf " %8s", ("pcapread" in mt) ? sprintf("%.2f", s / mt["pcapread"]) : "-"
@@ -166,6 +180,8 @@ AWK
 done
 cat <<EOF
 
+outflow-vol: outflow with only the four volume rules of rules/default.rules, so
+every detector module is idle; outflow minus outflow-vol is what the modules cost.
 t/ndpi, t/pcapr: median wall time relative to ndpiReader / pcapread (below 1 = faster).
 KB/flow: peak RSS divided by the number of concurrent flows in the capture.
 Wall time includes start-up (ndpiReader loads its protocol tables: ~30 ms).

@@ -123,5 +123,47 @@ else
 	notok sighup_reload_with_a_bad_file_keeps_the_old_rules "after=$v2_after_bad n3=$n3" "$(grep -v '^{' "$tmp/err")"
 fi
 
+# --- a detector no rule uses stays idle; a reload that brings a rule wakes it ---
+# The final stats line (stderr) tells, per detector, "idle" and what it counted.
+stat_of() {	# file detector key
+	grep '^{' "$1" | tail -n 1 | python3 -c 'import json,sys; d=json.load(sys.stdin)["detectors"][sys.argv[1]]; print(str(d[sys.argv[2]]).lower())' "$2" "$3"
+}
+"$outflow" -r pcaps/low-and-slow.pcap -q --stats-interval 0 --rules tests/integration/rules/every-upload.rules \
+	-o /dev/null 2>"$tmp/idle.err"
+"$outflow" -r pcaps/low-and-slow.pcap -q --stats-interval 0 -o /dev/null 2>"$tmp/busy.err"
+if [ "$(stat_of "$tmp/idle.err" peer idle)" = true ] && [ "$(stat_of "$tmp/idle.err" peer created)" = 0 ] &&
+    [ "$(stat_of "$tmp/idle.err" dns queries)" = 0 ] && [ "$(stat_of "$tmp/idle.err" newdest seen)" = 0 ] &&
+    [ "$(stat_of "$tmp/busy.err" peer idle)" = false ] && [ "$(stat_of "$tmp/busy.err" peer created)" -gt 0 ] &&
+    [ "$(stat_of "$tmp/busy.err" dns queries)" -gt 0 ]; then
+	ok "detectors_no_rule_uses_stay_idle (peer entries: $(stat_of "$tmp/busy.err" peer created) with the default rules, 0 without a peer rule)"
+else
+	notok detectors_no_rule_uses_stay_idle "$(grep '^{' "$tmp/idle.err" | tail -n 1 | cut -c1-600)"
+fi
+cp tests/integration/rules/every-upload.rules "$tmp/wake.rules"
+mkfifo "$tmp/feed2"
+"$outflow" -r - -q --stats-interval 0 --rules "$tmp/wake.rules" -o /dev/null <"$tmp/feed2" 2>"$tmp/wake.err" &
+OPID=$!
+exec 3>"$tmp/feed2"
+cat "$tmp/p1" >&3; sleep 0.5
+cat >>"$tmp/wake.rules" <<'R'
+rule any-connection {
+    category  beacon
+    when      beacon.connections[6h] >= 1
+    severity  low
+    message   "{src_ip} -> {dest_ip}"
+}
+R
+kill -HUP $OPID; sleep 0.2
+cat "$tmp/p2" "$tmp/p3" >&3
+exec 3>&-
+wait $OPID; rc=$?; OPID=
+if [ $rc -eq 0 ] && [ "$(stat_of "$tmp/wake.err" peer idle)" = false ] &&
+    [ "$(stat_of "$tmp/wake.err" peer created)" -gt 0 ] && [ "$(stat_of "$tmp/wake.err" dns idle)" = true ]; then
+	ok "reload_wakes_the_detector_its_new_rule_uses (peer entries after the reload: $(stat_of "$tmp/wake.err" peer created))"
+else
+	notok reload_wakes_the_detector_its_new_rule_uses "exit $rc" "$(grep -v '^{' "$tmp/wake.err")" \
+	    "$(grep '^{' "$tmp/wake.err" | tail -n 1 | cut -c1-600)"
+fi
+
 echo "rules_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
