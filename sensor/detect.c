@@ -37,6 +37,8 @@ struct resolved {
 struct rule_rt {
 	struct resolved *except, *only;
 	enum metric_scope scope;	/* MSCOPE_HOST, MSCOPE_DEST or a module's */
+	size_t same_filters;		/* the first rule whose except/only clauses
+					 * are these, term for term (itself if none) */
 };
 
 /* What an except/only term is tested against: a destination or a subject. */
@@ -255,6 +257,34 @@ load_zone(const struct ruleset *rs, const char *file, struct tzone **out, char *
 	return -1;
 }
 
+/* Same terms, same order: the same answer for every target. */
+static int
+terms_equal(const struct rule_term *a, size_t na, const struct rule_term *b, size_t nb)
+{
+	char fa[4096], fb[4096];
+
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++) {
+		if (a[i].kind != b[i].kind || a[i].nnames != b[i].nnames || a[i].nports != b[i].nports ||
+		    (a[i].nports && memcmp(a[i].ports, b[i].ports, a[i].nports * sizeof a[i].ports[0]) != 0))
+			return 0;
+		for (size_t k = 0; k < a[i].nnames; k++)
+			if (strcmp(a[i].names[k], b[i].names[k]) != 0)
+				return 0;
+		if ((a[i].net == NULL) != (b[i].net == NULL))
+			return 0;
+		if (a[i].net != NULL) {
+			netset_fmt(a[i].net, fa, sizeof fa);
+			netset_fmt(b[i].net, fb, sizeof fb);
+			/* A list too long to print whole is not compared: not shared. */
+			if (strlen(fa) >= sizeof fa - 1 || strcmp(fa, fb) != 0)
+				return 0;
+		}
+	}
+	return 1;
+}
+
 int
 detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t errlen)
 {
@@ -281,6 +311,15 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 		bad += n;
 		if (rule_scope(d, r, file, &rt[i].scope, err, errlen) != 0)
 			bad++;
+		rt[i].same_filters = i;
+		for (size_t j = 0; j < i; j++) {
+			const struct rule *o = &rs->rules[j];
+			if (terms_equal(r->except, r->nexcept, o->except, o->nexcept) &&
+			    terms_equal(r->only, r->nonly, o->only, o->nonly)) {
+				rt[i].same_filters = j;
+				break;
+			}
+		}
 	}
 	if (load_zone(rs, file, &tz, err, errlen) != 0)
 		bad++;
@@ -400,15 +439,21 @@ dest_excluded_eval(const struct detect *d, size_t ri, const struct dest *ds)
  * matching alone). A destination's name, application and port rarely
  * change, so its answer for the first 64 rules is kept as a bitmask until
  * they do (host.c clears excl_gen) or the rules are reloaded (d->gen).
+ * Most rules share one allow-list (the sanctioned networks and names):
+ * those are evaluated once per destination, not once per rule.
  */
 static uint64_t
 dest_excl_mask(const struct detect *d, struct dest *ds)
 {
 	if (ds->excl_gen != d->gen) {
 		ds->excl_mask = 0;
-		for (size_t i = 0; i < d->rs->nrules && i < 64; i++)
-			if (rule_filters(&d->rs->rules[i]) && dest_excluded_eval(d, i, ds))
+		for (size_t i = 0; i < d->rs->nrules && i < 64; i++) {
+			size_t same = d->rt[i].same_filters;
+			if (same != i)	/* earlier, so already answered */
+				ds->excl_mask |= ((ds->excl_mask >> same) & 1) << i;
+			else if (rule_filters(&d->rs->rules[i]) && dest_excluded_eval(d, i, ds))
 				ds->excl_mask |= 1ULL << i;
+		}
 		ds->excl_gen = d->gen;
 	}
 	return ds->excl_mask;

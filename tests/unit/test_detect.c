@@ -358,6 +358,47 @@ test_detect_except_dest_in_removes_that_destinations_bytes(void)
 	det_free(&t);
 }
 
+/*
+ * Rules with the same allow-list are answered once per destination and
+ * the answer shared; rules whose lists differ in one prefix, one glob, a
+ * port or a term's order keep answers of their own.
+ */
+#define R_DEST_EX(name, ex) \
+	"rule " name " {\n  category bulk-transfer\n  when dest.out.bytes[10min] > 700\n" \
+	"  except " ex "\n  severity high\n  message \"{dest_ip}\"\n}\n"
+static void
+test_detect_shared_allow_lists_answer_alike_and_differing_ones_apart(void)
+{
+	struct det t;
+
+	DET_INIT(&t,
+	    R_DEST_EX("a", "dest in 198.51.100.0/24 or server_name ~ \"*.ok.example\"")
+	    R_DEST_EX("b", "dest in 198.51.100.0/24 or server_name ~ \"*.ok.example\"")
+	    R_DEST_EX("c", "dest in 198.51.100.0/25 or server_name ~ \"*.ok.example\"")
+	    R_DEST_EX("d", "dest in 198.51.100.0/24 or server_name ~ \"*.ok2.example\"")
+	    R_DEST_EX("e", "dest in 198.51.100.0/24 or dest_port in (6000)")
+	    R_DEST_EX("h", "dest in 198.51.100.0/24 or dest_port in (5000)")
+	    R_DEST_EX("f", "server_name ~ \"*.ok.example\" or dest in 198.51.100.0/24")
+	    R_DEST_EX("g", "dest in 198.51.100.0/24 or server_name ~ \"*.ok.example\""),
+	    64);
+	/* 198.51.100.200: in the /24, not in the /25. Port 5000 (send_to). */
+	send_to(&t, "10.0.0.1", "198.51.100.200", 800, PB_T0);
+	detect_tick(t.d, t.n.hosts, PB_T0, PB_T0);
+	char fired[16] = "";
+	for (size_t i = 0; i < t.rec.n && strlen(fired) < sizeof fired - 1; i++)
+		strncat(fired, t.rec.a[i].rule, 1);
+	/* a, b, d, e, f, g, h except it (the /24); c does not (/25 only). */
+	CHECK_EQ_S(fired, "c");
+	/* Another destination, outside every list, on port 5000: only h excepts it. */
+	send_to(&t, "10.0.0.2", "192.0.2.9", 800, PB_T0 + 1);
+	detect_tick(t.d, t.n.hosts, PB_T0 + 1, PB_T0 + 1);
+	fired[0] = '\0';
+	for (size_t i = 1; i < t.rec.n && strlen(fired) < sizeof fired - 1; i++)
+		strncat(fired, t.rec.a[i].rule, 1);
+	CHECK_EQ_S(fired, "abcdefg");
+	det_free(&t);
+}
+
 static void
 test_detect_reload_recomputes_cached_exceptions(void)
 {
@@ -759,6 +800,7 @@ T_MAIN("detect",
     T(test_detect_new_engagement_after_condition_false_longer_than_suppress),
     T(test_detect_dest_rule_fires_per_destination_with_it_dominant),
     T(test_detect_except_dest_in_removes_that_destinations_bytes),
+    T(test_detect_shared_allow_lists_answer_alike_and_differing_ones_apart),
     T(test_detect_reload_recomputes_cached_exceptions),
     T(test_detect_quiet_destination_still_evaluated_for_ratio_rules),
     T(test_detect_destination_named_at_flow_end_is_excepted),
