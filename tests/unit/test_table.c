@@ -394,6 +394,52 @@ test_table_victim_is_the_lightest_of_the_8_stalest(void)
 	table_free(t);
 }
 
+/*
+ * The index keeps the top bits of each hash beside the slot number, so a
+ * probe skips a colliding entry without reading it. Whatever the capacity
+ * (how many bits the slot needs, how many are left for the tag), entries
+ * whose hashes differ only in those top bits, or not at all, must still be
+ * told apart by their keys, and the last slot must stay reachable.
+ */
+static void
+test_table_hash_tags_never_confuse_keys_at_any_capacity(void)
+{
+	static const size_t caps[] = { 1, 2, 3, 7, 8, 255, 256, 257, 4095, 4096 };
+
+	for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+		struct table *t = mk(caps[c], 1);
+		size_t bad = 0;
+		CHECK(t != NULL);
+		if (t == NULL)
+			continue;
+		for (uint32_t k = 0; k < caps[c]; k++) {
+			/* same low bits (same home), top bits differing by key, or the same */
+			uint32_t h = k % 2 ? 0x77u : (k << 24) | 0x77u;
+			add(t, k, h, 0);
+		}
+		for (uint32_t k = 0; k < caps[c]; k++) {
+			uint32_t h = k % 2 ? 0x77u : (k << 24) | 0x77u;
+			struct ent *e = find(t, k, h);
+			if (e == NULL || e->key != k || e->val != k * 7 + 1)
+				bad++;
+			if (find(t, k, h ^ 0x80000000u) != NULL)	/* another hash: not this key */
+				bad++;
+		}
+		if (find(t, (uint32_t)caps[c], 0x77u) != NULL)
+			bad++;
+		/* Delete every other key, then everything left must still be found. */
+		for (uint32_t k = 0; k < caps[c]; k += 2)
+			table_del(t, find(t, k, (k << 24) | 0x77u));
+		for (uint32_t k = 1; k < caps[c]; k += 2)
+			if (find(t, k, 0x77u) == NULL)
+				bad++;
+		if (bad)
+			fprintf(stderr, "  capacity %zu: %zu wrong answers\n", caps[c], bad);
+		CHECK_EQ_U(bad, 0);
+		table_free(t);
+	}
+}
+
 T_MAIN("table",
     T(test_table_rejects_bad_config),
     T(test_table_add_lookup_del_with_colliding_hashes),
@@ -401,4 +447,5 @@ T_MAIN("table",
     T(test_table_lru_touch_moves_to_tail_head_is_stalest),
     T(test_table_full_reuses_freed_slots_and_never_exceeds_capacity),
     T(test_table_matches_reference_model_over_100k_random_ops),
-    T(test_table_victim_is_the_lightest_of_the_8_stalest))
+    T(test_table_victim_is_the_lightest_of_the_8_stalest),
+    T(test_table_hash_tags_never_confuse_keys_at_any_capacity))
