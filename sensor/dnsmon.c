@@ -30,6 +30,7 @@
 #include "json.h"
 #include "minring.h"
 #include "netset.h"
+#include "pool.h"
 #include "rules.h"
 #include "sensor.h"
 #include "table.h"
@@ -46,7 +47,6 @@
 #define LIGHT_MINUTES	2			/* minute rows inline */
 #define LIGHT_HLL	4			/* sketch registers inline (sparse) */
 #define DETAIL_DIV	4			/* detail blocks: one per this many pairs */
-#define DETAIL_SAMPLE	8			/* detailed pairs weighed when the pool is empty */
 
 /* Minute counters of a pair. */
 enum { RC_QUERIES, RC_QNAME, RC_ANSWER, RC__N };
@@ -94,7 +94,6 @@ struct dns_mrow {
 
 /* A busy pair's full state, from the pool. */
 struct dns_detail {
-	uint32_t owner;		/* the pair's slot; the next free block while free */
 	uint32_t ring[MINRING_MINUTES * RC__N];
 	uint8_t hll[2][HLL_REGS];	/* per epoch slot, as ep[] */
 	uint8_t sample_len[NSAMPLES];
@@ -156,10 +155,8 @@ struct dnsmon {
 	uint64_t seed;
 	struct fwd_slot *fwd;
 	struct psl_slot psl[PSL_SLOTS];
-	struct dns_detail *details;	/* the pool, allocated once (untouched until used) */
-	uint32_t details_cap, details_fresh, details_free, details_used;
+	struct pool details;		/* struct dns_detail, owned by a pair's slot */
 	uint64_t details_evicted;
-	uint64_t rng;			/* victim sampling */
 	struct dnsmon_stats st;
 };
 
@@ -298,9 +295,7 @@ detail_release(struct dnsmon *m, struct dns_pair *p)
 {
 	if (p->detail == TABLE_NIL)
 		return;
-	m->details[p->detail].owner = m->details_free;
-	m->details_free = p->detail;
-	m->details_used--;
+	pool_release(&m->details, p->detail);
 	p->detail = TABLE_NIL;
 }
 
@@ -315,7 +310,14 @@ pair_del(struct dnsmon *m, struct dns_pair *p)
 static struct dns_detail *
 detail_of(const struct dnsmon *m, const struct dns_pair *p)
 {
-	return p->detail == TABLE_NIL ? NULL : &m->details[p->detail];
+	return p->detail == TABLE_NIL ? NULL : pool_at(&m->details, p->detail);
+}
+
+/* Whether x goes before y when one must: the lighter, the stalest of equals. */
+static int
+pair_before(const struct dns_pair *x, const struct dns_pair *y)
+{
+	return x->weight < y->weight || (x->weight == y->weight && x->last_us < y->last_us);
 }
 
 /* The host's lightest pair: the one a new domain pushes out at the per-host cap. */
@@ -326,8 +328,7 @@ host_lightest(struct dnsmon *m, const struct dns_host *h)
 
 	for (uint32_t s = h->head; s != TABLE_NIL;) {
 		struct dns_pair *p = table_at(m->pairs, s);
-		if (best == NULL || p->weight < best->weight ||
-		    (p->weight == best->weight && p->last_us < best->last_us))
+		if (best == NULL || pair_before(p, best))
 			best = p;
 		s = p->hnext;
 	}
@@ -392,6 +393,13 @@ pair_get(struct dnsmon *m, const struct ip_addr *host, const char *dom)
 
 /* ---- light state, and the detail a pair borrows when it outgrows it ------------ */
 
+/* pool_victim's policy: the lightest pair gives its block up, as pair_before() says. */
+static int
+pair_lighter(void *ctx, uint32_t a, uint32_t b)
+{
+	return pair_before(table_at(ctx, a), table_at(ctx, b));
+}
+
 /*
  * A block for p: a free one, else the lightest of a few sampled detailed
  * pairs is evicted with its block (the stalest of equals, as table_victim
@@ -400,33 +408,16 @@ pair_get(struct dnsmon *m, const struct ip_addr *host, const char *dom)
 static struct dns_detail *
 detail_get(struct dnsmon *m, struct dns_pair *p)
 {
-	struct dns_detail *x;
-	uint32_t i;
+	uint32_t owner = table_slot(m->pairs, p), i;
 
-	if (m->details_free == TABLE_NIL && m->details_fresh == m->details_cap) {
-		struct dns_pair *victim = NULL;
-		for (int s = 0; s < DETAIL_SAMPLE; s++) {
-			m->rng = m->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-			struct dns_pair *o = table_at(m->pairs, m->details[(m->rng >> 33) % m->details_cap].owner);
-			if (victim == NULL || o->weight < victim->weight ||
-			    (o->weight == victim->weight && o->last_us < victim->last_us))
-				victim = o;
-		}
-		pair_del(m, victim);
+	if ((i = pool_alloc(&m->details, owner)) == POOL_NIL) {
+		pair_del(m, table_at(m->pairs, pool_victim(&m->details, pair_lighter, m->pairs)));
 		m->st.pairs_evicted++;
 		m->details_evicted++;
+		i = pool_alloc(&m->details, owner);
 	}
-	if (m->details_free != TABLE_NIL) {
-		i = m->details_free;
-		m->details_free = m->details[i].owner;
-	} else
-		i = m->details_fresh++;
-	m->details_used++;
-	x = &m->details[i];
-	memset(x, 0, sizeof *x);
-	x->owner = table_slot(m->pairs, p);
 	p->detail = i;
-	return x;
+	return pool_at(&m->details, i);
 }
 
 /* The register and rank a name hash sets (HyperLogLog, Flajolet et al. 2007). */
@@ -486,7 +477,7 @@ detail_attach(struct dnsmon *m, struct dns_pair *p)
 static struct dns_detail *
 detail_need(struct dnsmon *m, struct dns_pair *p)
 {
-	return p->detail != TABLE_NIL ? &m->details[p->detail] : detail_attach(m, p);
+	return p->detail != TABLE_NIL ? pool_at(&m->details, p->detail) : detail_attach(m, p);
 }
 
 /*
@@ -500,7 +491,7 @@ ring_add(struct dnsmon *m, struct dns_pair *p, uint32_t mm, int i, uint32_t v)
 	struct dns_mrow *row = NULL;
 
 	if (p->detail != TABLE_NIL) {
-		minring_add(&p->ring_head, m->details[p->detail].ring, RC__N, mm, i, v);
+		minring_add(&p->ring_head, detail_of(m, p)->ring, RC__N, mm, i, v);
 		return;
 	}
 	if (mm > p->ring_head) {
@@ -532,7 +523,7 @@ ring_sum(const struct dnsmon *m, const struct dns_pair *p, int i, uint32_t mm, u
 	uint64_t sum = 0;
 
 	if (p->detail != TABLE_NIL)
-		return minring_sum(p->ring_head, m->details[p->detail].ring, RC__N, i, mm, window_s);
+		return minring_sum(p->ring_head, detail_of(m, p)->ring, RC__N, i, mm, window_s);
 	if (w == 0)
 		w = 1;
 	if (w > MINRING_MINUTES)
@@ -557,7 +548,7 @@ epoch_cur(struct dnsmon *m, struct dns_pair *p, uint64_t now)
 		memset(ep, 0, sizeof *ep);
 		ep->idx = e;
 		if (p->detail != TABLE_NIL)
-			memset(m->details[p->detail].hll[e & 1], 0, HLL_REGS);
+			memset(detail_of(m, p)->hll[e & 1], 0, HLL_REGS);
 		else {
 			int n = 0;
 			for (int i = 0; i < p->nhll; i++)
@@ -619,7 +610,7 @@ static const uint8_t *
 hll_regs(const struct dnsmon *m, const struct dns_pair *p, unsigned s, uint8_t *buf)
 {
 	if (p->detail != TABLE_NIL)
-		return m->details[p->detail].hll[s];
+		return detail_of(m, p)->hll[s];
 	memset(buf, 0, HLL_REGS);
 	for (int i = 0; i < p->nhll; i++)
 		if ((unsigned)(p->hll[i] >> 12) == s)
@@ -1186,8 +1177,8 @@ dnsmon_stats_json(void *mod, struct json *j)
 	json_u64_kv(j, "hosts", st.hosts);
 	json_u64_kv(j, "pairs_evicted", st.pairs_evicted);
 	json_u64_kv(j, "host_cap_evicted", st.host_cap_evicted);
-	json_u64_kv(j, "details", m->details_used);
-	json_u64_kv(j, "details_capacity", m->details_cap);
+	json_u64_kv(j, "details", pool_used(&m->details));
+	json_u64_kv(j, "details_capacity", pool_capacity(&m->details));
 	json_u64_kv(j, "details_evicted", m->details_evicted);
 	json_u64_kv(j, "queries", st.queries);
 	json_u64_kv(j, "forwarded", st.forwarded);
@@ -1212,7 +1203,7 @@ dnsmon_free(void *mod)
 		return;
 	table_free(m->pairs);
 	table_free(m->hosts);
-	free(m->details);
+	pool_fini(&m->details);
 	free(m->fwd);
 	free(m);
 }
@@ -1232,6 +1223,10 @@ dnsmon_new(const struct detector_env *env, char *err, size_t errlen)
 		.key_off = offsetof(struct dns_host, addr), .key_len = sizeof(struct ip_addr),
 		.nlists = 1, .what = "dns-host",
 	};
+	struct pool_config xc = {
+		.block_size = sizeof(struct dns_detail), .capacity = (uint32_t)((cap + DETAIL_DIV - 1) / DETAIL_DIV),
+		.seed = env->seed, .what = "dnsmon: detail",
+	};
 
 	if (m == NULL || (m->fwd = calloc(FWD_SLOTS, sizeof *m->fwd)) == NULL) {
 		snprintf(err, errlen, "dnsmon: out of memory");
@@ -1242,15 +1237,8 @@ dnsmon_new(const struct detector_env *env, char *err, size_t errlen)
 	m->dpi = env->dpi;
 	m->seed = env->seed;
 	m->per_host = env->cfg->max_dns_domains ? env->cfg->max_dns_domains : 1;
-	m->details_cap = (uint32_t)((cap + DETAIL_DIV - 1) / DETAIL_DIV);
-	m->details_free = TABLE_NIL;
-	m->rng = env->seed | 1;
-	if ((m->details = malloc(m->details_cap * sizeof *m->details)) == NULL) {
-		snprintf(err, errlen, "dnsmon: detail pool (%u): out of memory", m->details_cap);
-		dnsmon_free(m);
-		return NULL;
-	}
-	if ((m->pairs = table_new(&pc, err, errlen)) == NULL || (m->hosts = table_new(&hc, err, errlen)) == NULL) {
+	if ((m->pairs = table_new(&pc, err, errlen)) == NULL || (m->hosts = table_new(&hc, err, errlen)) == NULL ||
+	    pool_init(&m->details, &xc, err, errlen) != 0) {
 		dnsmon_free(m);
 		return NULL;
 	}

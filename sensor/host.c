@@ -10,11 +10,11 @@
 #include "hash.h"
 #include "host.h"
 #include "log.h"
+#include "pool.h"
 
 /* Full rings of a destination busier than its inline slots. */
 struct dest_detail {
-	struct win_clock clk;	/* clk.cur_min links the free list while unused */
-	uint32_t owner;		/* the destination's slot; TABLE_NIL when free */
+	struct win_clock clk;
 	uint64_t min[HOST_MINUTES][DC__COUNT];
 	uint64_t hour[HOST_HOURS][DC__COUNT];
 };
@@ -23,11 +23,7 @@ struct host_tables {
 	struct host_config cfg;
 	struct table *hosts;
 	struct table *dests;
-	struct dest_detail *details;	/* the pool, allocated once (untouched until used) */
-	uint32_t details_fresh;		/* never used beyond this index */
-	uint32_t details_free;		/* free list head, TABLE_NIL if empty */
-	uint32_t details_used;
-	uint64_t rng;			/* victim sampling */
+	struct pool details;		/* struct dest_detail, owned by a destination's slot */
 	uint64_t hosts_evicted, dests_evicted, details_folded, details_evicted;
 };
 
@@ -160,6 +156,9 @@ host_tables_new(const struct host_config *cfg, char *err, size_t errlen)
 		.key_off = offsetof(struct dest, key), .key_len = sizeof(struct dest_key),
 		.nlists = 1, .what = "destination",
 	};
+	struct pool_config xc = {
+		.block_size = sizeof(struct dest_detail), .seed = cfg->seed, .what = "destination detail",
+	};
 
 	if (ht == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -168,16 +167,10 @@ host_tables_new(const struct host_config *cfg, char *err, size_t errlen)
 	ht->cfg = *cfg;
 	if (ht->cfg.max_dest_details == 0)
 		ht->cfg.max_dest_details = cfg->max_dests / 16 + 1;
-	ht->details_free = TABLE_NIL;
-	ht->rng = cfg->seed | 1;
+	xc.capacity = ht->cfg.max_dest_details < POOL_NIL ? (uint32_t)ht->cfg.max_dest_details : POOL_NIL;
 	if ((ht->hosts = table_new(&hc, err, errlen)) == NULL ||
-	    (ht->dests = table_new(&dc, err, errlen)) == NULL) {
-		host_tables_free(ht);
-		return NULL;
-	}
-	/* malloc, not calloc: pages are committed only as blocks are used. */
-	if ((ht->details = malloc(ht->cfg.max_dest_details * sizeof *ht->details)) == NULL) {
-		snprintf(err, errlen, "destination detail pool (%zu): out of memory", ht->cfg.max_dest_details);
+	    (ht->dests = table_new(&dc, err, errlen)) == NULL ||
+	    pool_init(&ht->details, &xc, err, errlen) != 0) {
 		host_tables_free(ht);
 		return NULL;
 	}
@@ -191,7 +184,7 @@ host_tables_free(struct host_tables *ht)
 		return;
 	table_free(ht->hosts);
 	table_free(ht->dests);
-	free(ht->details);
+	pool_fini(&ht->details);
 	free(ht);
 }
 
@@ -204,10 +197,7 @@ detail_release(struct host_tables *ht, struct dest *d)
 
 	if (x == NULL)
 		return;
-	x->owner = TABLE_NIL;
-	x->clk.cur_min = ht->details_free;
-	ht->details_free = (uint32_t)(x - ht->details);
-	ht->details_used--;
+	pool_release(&ht->details, pool_index(&ht->details, x));
 	d->win.detail = NULL;
 }
 
@@ -259,33 +249,28 @@ detail_fold(struct dest *d)
 	return 0;
 }
 
+/* pool_victim's policy: the destination seen longest ago gives its block up. */
+static int
+dest_staler(void *ctx, uint32_t a, uint32_t b)
+{
+	struct table *dests = ctx;
+
+	return ((const struct dest *)table_at(dests, a))->last_us <
+	    ((const struct dest *)table_at(dests, b))->last_us;
+}
+
 /*
  * A block for d: a free one, else the stalest of a few sampled detailed
  * destinations gives its up (folded inline if it fits, else evicted). d is
  * not detailed yet, so the sample never picks it and a block is always had.
  */
-#define EVICT_SAMPLE_DETAIL 8
-
 static struct dest_detail *
 detail_get(struct host_tables *ht, struct dest *d)
 {
-	struct dest_detail *x;
-	uint32_t i;
+	uint32_t owner = table_slot(ht->dests, d), i;
 
-	if (ht->details_free != TABLE_NIL) {
-		i = ht->details_free;
-		ht->details_free = ht->details[i].clk.cur_min;
-	} else if (ht->details_fresh < ht->cfg.max_dest_details) {
-		i = ht->details_fresh++;
-	} else {
-		struct dest *victim = NULL;
-		for (int s = 0; s < EVICT_SAMPLE_DETAIL; s++) {
-			ht->rng = ht->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-			struct dest_detail *cand = &ht->details[(ht->rng >> 33) % ht->cfg.max_dest_details];
-			struct dest *o = table_at(ht->dests, cand->owner);
-			if (victim == NULL || o->last_us < victim->last_us)
-				victim = o;
-		}
+	if ((i = pool_alloc(&ht->details, owner)) == POOL_NIL) {
+		struct dest *victim = table_at(ht->dests, pool_victim(&ht->details, dest_staler, ht->dests));
 		if (detail_fold(victim) == 0) {
 			ht->details_folded++;
 			detail_release(ht, victim);
@@ -294,14 +279,9 @@ detail_get(struct host_tables *ht, struct dest *d)
 			ht->dests_evicted++;
 			dest_remove(ht, victim);
 		}
-		i = ht->details_free;
-		ht->details_free = ht->details[i].clk.cur_min;
+		i = pool_alloc(&ht->details, owner);
 	}
-	ht->details_used++;
-	x = &ht->details[i];
-	memset(x, 0, sizeof *x);
-	x->owner = table_slot(ht->dests, d);
-	return x;
+	return pool_at(&ht->details, i);
 }
 
 /* Moves d's inline slots into full rings. */
@@ -798,10 +778,10 @@ host_get_stats(const struct host_tables *ht, struct host_stats *out)
 	out->max_dests = table_capacity(ht->dests);
 	out->hosts_evicted = ht->hosts_evicted;
 	out->dests_evicted = ht->dests_evicted;
-	out->dest_details = ht->details_used;
-	out->max_dest_details = ht->cfg.max_dest_details;
+	out->dest_details = pool_used(&ht->details);
+	out->max_dest_details = pool_capacity(&ht->details);
 	out->dest_details_folded = ht->details_folded;
 	out->dest_details_evicted = ht->details_evicted;
 	out->bytes = table_bytes(ht->hosts) + table_bytes(ht->dests) +
-	    ht->cfg.max_dest_details * sizeof *ht->details;
+	    pool_bytes(&ht->details);
 }

@@ -24,6 +24,7 @@
 #include "hash.h"
 #include "json.h"
 #include "peer.h"
+#include "pool.h"
 #include "rules.h"
 #include "sensor.h"
 
@@ -34,7 +35,6 @@
 #define PEER_LIGHT	2		/* connections kept inline */
 #define LIGHT_BUCKETS	2		/* volume buckets kept inline */
 #define DETAIL_DIV	4		/* detail blocks: one per this many entries */
-#define DETAIL_SAMPLE	8		/* detailed entries looked at when the pool is empty */
 #define SNI_LAST_NONE	0		/* light: no flow had a name yet */
 #define SNI_LAST_FIRST	1		/* light: the last name is sni_first */
 
@@ -73,7 +73,6 @@ struct peer_lbucket {
 
 /* A busy entry's full state, from the pool. */
 struct peer_detail {
-	uint32_t owner;		/* the entry's slot; the next free block while free */
 	char sni_last[FLOW_NAME_MAX];
 	uint32_t out[PEER_NBUCKETS], in[PEER_NBUCKETS];	/* saturate at 4 GB per 30 min */
 	uint16_t conns[PEER_NBUCKETS];
@@ -112,12 +111,16 @@ struct peer {
 	int dns_id;		/* nDPI's DNS protocol id: not ours to judge */
 	uint16_t serial;
 	uint64_t evicted, expired, created, stale_slots;
-	struct peer_detail *details;	/* the pool, allocated once (untouched until used) */
-	uint32_t details_cap, details_fresh, details_free, details_used;
+	struct pool details;		/* struct peer_detail, owned by an entry's slot */
 	uint64_t details_evicted;
-	uint64_t rng;			/* victim sampling */
 };
 TABLE_OWNER_FIRST(struct peer, t);
+
+static struct peer_detail *
+detail_of(const struct peer *m, const struct peer_entry *e)
+{
+	return e->detail == TABLE_NIL ? NULL : pool_at(&m->details, e->detail);
+}
 
 /* ---- regularity ------------------------------------------------------------ */
 
@@ -212,7 +215,7 @@ entry_stats(const struct peer *m, const struct peer_entry *e, struct peer_stats 
 	double starts[PEER_RING], sizes[PEER_RING];
 	size_t n = e->nring;
 
-	memcpy(c, e->detail != TABLE_NIL ? m->details[e->detail].ring : e->lring, n * sizeof c[0]);
+	memcpy(c, e->detail != TABLE_NIL ? detail_of(m, e)->ring : e->lring, n * sizeof c[0]);
 	/* Insertion sort by start: flows end (and enter the ring) out of order. */
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = i; j > 0 && c[j].start_us < c[j - 1].start_us; j--) {
@@ -232,18 +235,17 @@ entry_stats(const struct peer *m, const struct peer_entry *e, struct peer_stats 
 static void
 entry_del(struct peer *m, struct peer_entry *e)
 {
-	if (e->detail != TABLE_NIL) {
-		m->details[e->detail].owner = m->details_free;
-		m->details_free = e->detail;
-		m->details_used--;
-	}
+	if (e->detail != TABLE_NIL)
+		pool_release(&m->details, e->detail);
 	table_del(m->t, e);
 }
 
-static struct peer_detail *
-detail_of(const struct peer *m, const struct peer_entry *e)
+/* pool_victim's policy: the entry changed longest ago gives its block up. */
+static int
+entry_staler(void *ctx, uint32_t a, uint32_t b)
 {
-	return e->detail == TABLE_NIL ? NULL : &m->details[e->detail];
+	return ((const struct peer_entry *)table_at(ctx, a))->last_us <
+	    ((const struct peer_entry *)table_at(ctx, b))->last_us;
 }
 
 /*
@@ -254,32 +256,16 @@ detail_of(const struct peer *m, const struct peer_entry *e)
 static struct peer_detail *
 detail_get(struct peer *m, struct peer_entry *e)
 {
-	struct peer_detail *x;
-	uint32_t i;
+	uint32_t owner = table_slot(m->t, e), i;
 
-	if (m->details_free == TABLE_NIL && m->details_fresh == m->details_cap) {
-		struct peer_entry *victim = NULL;
-		for (int s = 0; s < DETAIL_SAMPLE; s++) {
-			m->rng = m->rng * 6364136223846793005ULL + 1442695040888963407ULL;
-			struct peer_entry *o = table_at(m->t, m->details[(m->rng >> 33) % m->details_cap].owner);
-			if (victim == NULL || o->last_us < victim->last_us)
-				victim = o;
-		}
-		entry_del(m, victim);
+	if ((i = pool_alloc(&m->details, owner)) == POOL_NIL) {
+		entry_del(m, table_at(m->t, pool_victim(&m->details, entry_staler, m->t)));
 		m->evicted++;
 		m->details_evicted++;
+		i = pool_alloc(&m->details, owner);
 	}
-	if (m->details_free != TABLE_NIL) {
-		i = m->details_free;
-		m->details_free = m->details[i].owner;
-	} else
-		i = m->details_fresh++;
-	m->details_used++;
-	x = &m->details[i];
-	memset(x, 0, sizeof *x);
-	x->owner = table_slot(m->t, e);
 	e->detail = i;
-	return x;
+	return pool_at(&m->details, i);
 }
 
 /* Moves e's inline connections, buckets and last name into a block of its own. */
@@ -311,7 +297,7 @@ static const char *
 sni_last(const struct peer *m, const struct peer_entry *e)
 {
 	if (e->detail != TABLE_NIL)
-		return m->details[e->detail].sni_last;
+		return detail_of(m, e)->sni_last;
 	return e->sni_last == SNI_LAST_FIRST ? e->sni_first : "";
 }
 
@@ -869,10 +855,10 @@ peer_stats_json(void *mod, struct json *j)
 	json_u64_kv(j, "evicted", m->evicted);
 	json_u64_kv(j, "expired", m->expired);
 	json_u64_kv(j, "stale_flow_slots", m->stale_slots);
-	json_u64_kv(j, "details", m->details_used);
-	json_u64_kv(j, "details_capacity", m->details_cap);
+	json_u64_kv(j, "details", pool_used(&m->details));
+	json_u64_kv(j, "details_capacity", pool_capacity(&m->details));
 	json_u64_kv(j, "details_evicted", m->details_evicted);
-	json_u64_kv(j, "memory_bytes", table_bytes(m->t) + (size_t)m->details_cap * sizeof *m->details);
+	json_u64_kv(j, "memory_bytes", table_bytes(m->t) + pool_bytes(&m->details));
 }
 
 static void
@@ -881,7 +867,7 @@ peer_free(void *mod)
 	struct peer *m = mod;
 
 	if (m != NULL)
-		free(m->details);
+		pool_fini(&m->details);
 	table_owner_free(m);
 }
 
@@ -894,20 +880,21 @@ peer_new(const struct detector_env *env, char *err, size_t errlen)
 		.key_off = offsetof(struct peer_entry, key), .key_len = sizeof(struct peer_key),
 		.nlists = 1, .what = "peer",
 	};
+	struct pool_config xc = {
+		.block_size = sizeof(struct peer_detail),
+		.capacity = (uint32_t)((tc.capacity + DETAIL_DIV - 1) / DETAIL_DIV), .what = "peer: detail",
+	};
 
 	if ((m = table_owner_new(sizeof *m, &tc, err, errlen)) == NULL)
 		return NULL;
-	m->details_cap = (uint32_t)((tc.capacity + DETAIL_DIV - 1) / DETAIL_DIV);
-	m->details_free = TABLE_NIL;
-	if ((m->details = malloc(m->details_cap * sizeof *m->details)) == NULL) {
-		snprintf(err, errlen, "peer: detail pool (%u): out of memory", m->details_cap);
+	m->seed = env->seed ^ 0x7065657200000000ull;
+	xc.seed = m->seed;
+	if (pool_init(&m->details, &xc, err, errlen) != 0) {
 		peer_free(m);
 		return NULL;
 	}
 	m->dpi = env->dpi;
 	m->domains = env->domains;
-	m->seed = env->seed ^ 0x7065657200000000ull;
-	m->rng = m->seed | 1;
 	m->dns_id = env->dpi ? dpi_proto_lookup(env->dpi, "DNS") : -1;
 	return m;
 }
