@@ -258,6 +258,19 @@ mh_stats(struct mh *h, int i, char *buf, size_t cap)
 	return json_str(&j);
 }
 
+/* A counter from the first module's stats object ("name":N), or -1 if it is not there. */
+static inline long long
+mh_stat(struct mh *h, const char *name)
+{
+	char buf[1024], key[64];
+	const char *at;
+
+	snprintf(key, sizeof key, "\"%s\":", name);
+	if ((at = strstr(mh_stats(h, 0, buf, sizeof buf), key)) == NULL)
+		return -1;
+	return strtoll(at + strlen(key), NULL, 10);
+}
+
 static inline void
 mh_seen(void *ctx, const struct subject *s)
 {

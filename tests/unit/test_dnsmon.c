@@ -514,19 +514,6 @@ test_dnsmon_random_subdomain_flood_is_one_entry_counted_by_sketch(void)
 	mh_free(&h);
 }
 
-/* A counter from the module's stats object ("name":N), or -1 if it is not there. */
-static long long
-stat_of(struct mh *h, const char *name)
-{
-	char buf[1024], key[64];
-	const char *at;
-
-	snprintf(key, sizeof key, "\"%s\":", name);
-	if ((at = strstr(mh_stats(h, 0, buf, sizeof buf), key)) == NULL)
-		return -1;
-	return strtoll(at + strlen(key), NULL, 10);
-}
-
 /*
  * A pair keeps two minute rows inline; the third minute moves it into a
  * pool block, and nothing counted before is lost on the way (the windows
@@ -540,14 +527,14 @@ test_dnsmon_pair_moves_to_a_detail_block_without_losing_counts(void)
 	uint64_t min = 60 * PB_SEC;
 
 	SETUP(&h, R_BYTES, 64, 4);
-	CHECK_EQ_U(stat_of(&h, "details_capacity"), 16);	/* a quarter of the pairs */
+	CHECK_EQ_U(mh_stat(&h, "details_capacity"), 16);	/* a quarter of the pairs */
 	query_i(&h, "10.0.0.5", "198.51.100.53", 0, 0, "tunnel.example", 1, PB_T0);
 	query_i(&h, "10.0.0.5", "198.51.100.53", 0, 0, "tunnel.example", 1, PB_T0 + min);
 	query_i(&h, "10.0.0.5", "198.51.100.53", 0, 0, "tunnel.example", 1, PB_T0 + min + PB_SEC);
-	CHECK_EQ_U(stat_of(&h, "details"), 0);
+	CHECK_EQ_U(mh_stat(&h, "details"), 0);
 	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_QUERIES, PB_T0 + min + PB_SEC), 3);
 	query_i(&h, "10.0.0.5", "198.51.100.53", 0, 0, "tunnel.example", 1, PB_T0 + 2 * min);
-	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	CHECK_EQ_U(mh_stat(&h, "details"), 1);
 	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_QUERIES, PB_T0 + 2 * min), 4);
 	CHECK_EQ_U((uint64_t)mh_value(&h, 0, &h.seen[0], M_DNS_QUERIES, 120, PB_T0 + 2 * min), 3);
 	/* Eleven minutes on, the first two have left the ring, inline or not. */
@@ -558,7 +545,7 @@ test_dnsmon_pair_moves_to_a_detail_block_without_losing_counts(void)
 	SETUP(&h, R_BYTES, 64, 4);
 	for (int i = 0; i < 4; i++)
 		query_i(&h, "10.0.0.5", "198.51.100.53", 0, 0, "tunnel.example", 1, PB_T0 + (uint64_t)i * 10 * min);
-	CHECK_EQ_U(stat_of(&h, "details"), 0);
+	CHECK_EQ_U(mh_stat(&h, "details"), 0);
 	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_QUERIES, PB_T0 + 30 * min), 1);
 	mh_free(&h);
 }
@@ -580,12 +567,12 @@ test_dnsmon_pair_detailed_mid_life_alerts_at_its_threshold(void)
 
 	SETUP(&h, R_BYTES, 64, 4);
 	query_i(&h, "10.0.0.5", "198.51.100.53", 0, 98, "tunnel.example", 10, PB_T0);
-	CHECK_EQ_U(stat_of(&h, "details"), 0);
+	CHECK_EQ_U(mh_stat(&h, "details"), 0);
 	CHECK_EQ_U((uint64_t)probe(&h, M_DNS_SUBDOMAINS, PB_T0 + PB_SEC), 1);
 	for (int i = 1; i < 10; i++)
 		query_i(&h, "10.0.0.5", "198.51.100.53", (unsigned)i, 98, "tunnel.example", 10,
 		    PB_T0 + (uint64_t)i * PB_SEC);
-	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	CHECK_EQ_U(mh_stat(&h, "details"), 1);
 	mh_tick(&h, PB_T0, PB_T0 + 10 * PB_SEC);
 	CHECK_EQ_U(h.nrec, 1);
 	if (h.nrec == 1) {
@@ -604,7 +591,7 @@ test_dnsmon_pair_detailed_mid_life_alerts_at_its_threshold(void)
 	dns_send(&h, "10.0.0.6", "198.51.100.53", 0, &m, PB_T0);
 	build_msg(&m, "bbbb.t.example", 16, 0, 0);
 	dns_send(&h, "10.0.0.5", "198.51.100.53", 0, &m, PB_T0 + PB_SEC);
-	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	CHECK_EQ_U(mh_stat(&h, "details"), 1);
 	mh_tick(&h, PB_T0, PB_T0 + 2 * PB_SEC);
 	CHECK_EQ_U(h.nrec, 2);
 	for (size_t i = 0; i < h.nrec; i++) {
@@ -639,8 +626,8 @@ test_dnsmon_detail_pool_exhaustion_evicts_a_light_pair_and_counts(void)
 			query_i(&h, src, "198.51.100.53", i, 3, "light.example", 1,
 			    PB_T0 + PB_SEC + (uint64_t)k * 1000 + i);
 	}
-	CHECK_EQ_U(stat_of(&h, "details"), 4);
-	CHECK_EQ_U(stat_of(&h, "details_evicted"), 5);	/* 9 blocks wanted, 4 there */
+	CHECK_EQ_U(mh_stat(&h, "details"), 4);
+	CHECK_EQ_U(mh_stat(&h, "details_evicted"), 5);	/* 9 blocks wanted, 4 there */
 	CHECK_EQ_U(dstats(&h).pairs_evicted, 5);
 	CHECK_EQ_U(dstats(&h).pairs, 4);
 	mh_tick(&h, PB_T0, PB_T0 + 2 * PB_SEC);

@@ -342,19 +342,6 @@ test_peer_flow_of_evicted_entry_credits_nobody(void)
 	mh_free(&h);
 }
 
-/* A counter from the module's stats object ("name":N), or -1 if it is not there. */
-static long long
-stat_of(struct mh *h, const char *name)
-{
-	char buf[1024], key[64];
-	const char *at;
-
-	snprintf(key, sizeof key, "\"%s\":", name);
-	if ((at = strstr(mh_stats(h, 0, buf, sizeof buf), key)) == NULL)
-		return -1;
-	return strtoll(at + strlen(key), NULL, 10);
-}
-
 /* Metric m (over 6 h) of the entry whose first server name is name; -1 if there is none. */
 static double
 value_of(struct mh *h, const char *name, enum metric_id m, uint64_t now)
@@ -377,14 +364,14 @@ test_peer_entry_moves_to_a_detail_block_without_losing_counts(void)
 	const char *name = C_BEACON.name;
 
 	SETUP(&h, R_BEACON("0.9"), 64);
-	CHECK_EQ_U(stat_of(&h, "details_capacity"), 16);	/* a quarter of the entries */
+	CHECK_EQ_U(mh_stat(&h, "details_capacity"), 16);	/* a quarter of the entries */
 	uint64_t ts = beacons(&h, C_BEACON, 2, PB_T0, 1800);
-	CHECK_EQ_U(stat_of(&h, "details"), 0);
+	CHECK_EQ_U(mh_stat(&h, "details"), 0);
 	CHECK_EQ_U((uint64_t)value_of(&h, name, M_PEER_OUT_BYTES, ts), 60000);
 	CHECK_EQ_U((uint64_t)value_of(&h, name, M_BEACON_CONNECTIONS, ts), 2);
 	CHECK(value_of(&h, name, M_BEACON_INTERVAL, ts) == 1800);
 	ts = beacons(&h, C_BEACON, 1, ts, 1800);
-	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	CHECK_EQ_U(mh_stat(&h, "details"), 1);
 	CHECK_EQ_U((uint64_t)value_of(&h, name, M_PEER_OUT_BYTES, ts), 90000);
 	CHECK_EQ_U((uint64_t)value_of(&h, name, M_PEER_IN_BYTES, ts), 6000);
 	CHECK_EQ_U((uint64_t)value_of(&h, name, M_BEACON_CONNECTIONS, ts), 3);
@@ -396,7 +383,7 @@ test_peer_entry_moves_to_a_detail_block_without_losing_counts(void)
 	/* Inline, a bucket that left the ring frees its slot: no block needed. */
 	SETUP(&h, R_BEACON("0.9"), 64);
 	beacons(&h, C_BEACON, 2, PB_T0, 7 * 3600);
-	CHECK_EQ_U(stat_of(&h, "details"), 0);
+	CHECK_EQ_U(mh_stat(&h, "details"), 0);
 	CHECK_EQ_U((uint64_t)value_of(&h, name, M_BEACON_CONNECTIONS, PB_T0 + 8 * 3600 * PB_SEC), 1);
 	mh_free(&h);
 }
@@ -433,7 +420,7 @@ test_peer_entry_detailed_mid_life_alerts_with_its_names(void)
 	/* Moved by its third connection, its last name (inline: "the first") goes along. */
 	SETUP(&h, R_CONNS3, 64);
 	beacons(&h, C_BEACON, 3, PB_T0, 60);
-	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	CHECK_EQ_U(mh_stat(&h, "details"), 1);
 	CHECK_EQ_U(h.nrec, 1);
 	if (h.nrec == 1) {
 		int n = 0;
@@ -448,7 +435,7 @@ test_peer_entry_detailed_mid_life_alerts_with_its_names(void)
 	conn_close(&h, f, PB_T0 + PB_SEC);
 	c.sport = 41000;
 	f = conn_open(&h, &c, PB_T0 + 2 * PB_SEC);
-	CHECK_EQ_U(stat_of(&h, "details"), 1);
+	CHECK_EQ_U(mh_stat(&h, "details"), 1);
 	conn_close(&h, f, PB_T0 + 3 * PB_SEC);
 	CHECK_EQ_U((uint64_t)value_of(&h, C_BEACON.name, M_BEACON_CONNECTIONS, PB_T0 + 4 * PB_SEC), 2);
 	mh_free(&h);
@@ -477,10 +464,10 @@ test_peer_detail_pool_exhaustion_evicts_and_counts(void)
 		}
 		snprintf(last, sizeof last, "%s", name);
 	}
-	CHECK_EQ_U(stat_of(&h, "details"), 4);
-	CHECK_EQ_U(stat_of(&h, "details_evicted"), 2);
-	CHECK_EQ_U(stat_of(&h, "evicted"), 2);
-	CHECK_EQ_U(stat_of(&h, "entries"), 4);
+	CHECK_EQ_U(mh_stat(&h, "details"), 4);
+	CHECK_EQ_U(mh_stat(&h, "details_evicted"), 2);
+	CHECK_EQ_U(mh_stat(&h, "evicted"), 2);
+	CHECK_EQ_U(mh_stat(&h, "entries"), 4);
 	CHECK_EQ_U((uint64_t)value_of(&h, last, M_CHUNK_COUNT, PB_T0 + 60 * PB_SEC), 3);
 	/* The stalest of the sample went: the freshest block holder is still there. */
 	CHECK_EQ_U((uint64_t)value_of(&h, "www.d4.com", M_CHUNK_COUNT, PB_T0 + 60 * PB_SEC), 3);
@@ -489,8 +476,8 @@ test_peer_detail_pool_exhaustion_evicts_and_counts(void)
 	l.name = "www.light.com";
 	l.sport = 43000;
 	conn_close(&h, conn_open(&h, &l, PB_T0 + 70 * PB_SEC), PB_T0 + 71 * PB_SEC);
-	CHECK_EQ_U(stat_of(&h, "entries"), 5);
-	CHECK_EQ_U(stat_of(&h, "details"), 4);
+	CHECK_EQ_U(mh_stat(&h, "entries"), 5);
+	CHECK_EQ_U(mh_stat(&h, "details"), 4);
 	CHECK_EQ_U((uint64_t)value_of(&h, "www.light.com", M_PEER_OUT_BYTES, PB_T0 + 80 * PB_SEC), 30000);
 	CHECK_EQ_U((uint64_t)value_of(&h, "www.light.com", M_CHUNK_COUNT, PB_T0 + 80 * PB_SEC), 1);
 	mh_free(&h);
