@@ -43,7 +43,6 @@
 #define SAMPLE_MAX	48			/* raw bytes of a sample name kept */
 #define NFLOWS		2
 #define FWD_SLOTS	4096			/* recent client questions (direct-mapped) */
-#define PSL_SLOTS	128			/* registered domains of recent suffixes */
 #define LIGHT_MINUTES	2			/* minute rows inline */
 #define LIGHT_HLL	4			/* sketch registers inline (sparse) */
 #define DETAIL_DIV	4			/* detail blocks: one per this many pairs */
@@ -134,13 +133,6 @@ struct dns_host {
 	uint32_t npairs;
 };
 
-/* A cached libpsl answer. */
-struct psl_slot {
-	uint64_t h;
-	uint8_t len;
-	char suffix[NAME_KEEP], dom[NAME_KEEP];
-};
-
 struct fwd_slot {
 	uint64_t qhash;
 	struct ip_addr server, client;
@@ -154,7 +146,7 @@ struct dnsmon {
 	size_t per_host;
 	uint64_t seed;
 	struct fwd_slot *fwd;
-	struct psl_slot psl[PSL_SLOTS];
+	struct domain_cache *domains;	/* the sensor's registered-domain cache, lent */
 	struct pool details;		/* struct dns_detail, owned by a pair's slot */
 	uint64_t details_evicted;
 	struct dnsmon_stats st;
@@ -658,32 +650,6 @@ struct qname_split {
 	size_t prefix_bytes;	/* bytes of the labels before it, with their dots */
 };
 
-/*
- * The registered domain of an all-LDH suffix, through a small cache: libpsl
- * is the costliest step per query, and a tunnel or a flood asks about the
- * same few suffixes over and over.
- */
-static const char *
-registered(struct dnsmon *m, const char *suffix, size_t n, char *out, size_t cap)
-{
-	uint64_t h = hash_bytes(suffix, n, 0x951);
-	struct psl_slot *c = &m->psl[h & (PSL_SLOTS - 1)];
-
-	if (c->h == h && c->len == n && memcmp(c->suffix, suffix, n) == 0) {
-		snprintf(out, cap, "%s", c->dom);
-		return out;
-	}
-	if (domain_registered(suffix, out, cap) == NULL)
-		return NULL;
-	if (n < sizeof c->suffix && strlen(out) < sizeof c->dom) {
-		c->h = h;
-		c->len = (uint8_t)n;
-		memcpy(c->suffix, suffix, n);
-		snprintf(c->dom, sizeof c->dom, "%.*s", (int)sizeof c->dom - 1, out);
-	}
-	return out;
-}
-
 static int
 split_name(struct dnsmon *m, const struct dns_msg *d, struct qname_split *q)
 {
@@ -696,7 +662,7 @@ split_name(struct dnsmon *m, const struct dns_msg *d, struct qname_split *q)
 	if (k == d->nlabels)
 		return -1;
 	suffix = (const char *)d->name + d->lab_off[k];
-	if (registered(m, suffix, d->name_len - d->lab_off[k], q->dom, sizeof q->dom) == NULL)
+	if (domain_registered_cached(m->domains, suffix, q->dom, sizeof q->dom) == NULL)
 		return -1;
 	for (const char *s = q->dom; *s; s++)
 		dots += *s == '.';
@@ -1235,6 +1201,7 @@ dnsmon_new(const struct detector_env *env, char *err, size_t errlen)
 	}
 	m->home = env->home;
 	m->dpi = env->dpi;
+	m->domains = env->domains;
 	m->seed = env->seed;
 	m->per_host = env->cfg->max_dns_domains ? env->cfg->max_dns_domains : 1;
 	if ((m->pairs = table_new(&pc, err, errlen)) == NULL || (m->hosts = table_new(&hc, err, errlen)) == NULL ||
