@@ -341,7 +341,9 @@ fanout_join(int fd, uint16_t group, const struct netset *home, const char *name,
 {
 	struct sock_filter *prog = calloc(FANOUT_PROG_MAX, sizeof *prog);
 	struct fanout *f = calloc(1, sizeof *f);
-	int n = -1, arg = group | (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16;
+	/* The kernel reads an int: group id low, mode and flags high (0x8006 << 16 does not fit a signed one). */
+	unsigned int arg = group | (unsigned int)(PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16;
+	int n = -1;
 
 	if (prog == NULL || f == NULL) {
 		snprintf(err, errlen, "out of memory");
