@@ -4,16 +4,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <pcap/pcap.h>
 
 #include "capture.h"
 #include "decode.h"
+#include "fanout.h"
 
 struct capture {
 	pcap_t *p;
+	struct fanout *fanout;	/* live, --fanout: the group membership */
 	int live;
+	int timeout_ms;		/* live: longest wait in capture_next() */
 	int dlt;
 	uint64_t file_size;
 	char err[PCAP_ERRBUF_SIZE + 64];
@@ -77,6 +81,11 @@ capture_open(const struct capture_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	if (cfg->file != NULL && cfg->fanout) {
+		snprintf(err, errlen, "--fanout needs a live interface (-i): a file is read whole by one sensor");
+		free(c);
+		return NULL;
+	}
 	if (cfg->file != NULL) {
 		c->p = pcap_open_offline_with_tstamp_precision(cfg->file, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 		if (c->p == NULL) {
@@ -95,6 +104,26 @@ capture_open(const struct capture_config *cfg, char *err, size_t errlen)
 			return NULL;
 		}
 		c->live = 1;
+		c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 100;
+		/*
+		 * Non-blocking, and capture_next() polls with its own timeout:
+		 * libpcap's TPACKET_V3 reader polls with no timeout at all (it
+		 * counts on the kernel retiring a block, which never happens on a
+		 * quiet interface) and retries after EINTR, so a sensor with no
+		 * traffic, such as a fanout worker whose hosts are quiet, would
+		 * neither tick nor stop on SIGTERM.
+		 */
+		if (pcap_setnonblock(c->p, 1, ebuf) != 0) {
+			snprintf(err, errlen, "%s: %s", cfg->iface, ebuf);
+			capture_close(c);
+			return NULL;
+		}
+		/* After activation: the socket must be bound to the interface to join. */
+		if (cfg->fanout && (c->fanout = fanout_join(pcap_fileno(c->p), cfg->fanout_group,
+		    cfg->fanout_home, cfg->fanout_name, err, errlen)) == NULL) {
+			capture_close(c);
+			return NULL;
+		}
 	}
 	c->dlt = pcap_datalink(c->p);
 	if (!decode_dlt_supported(c->dlt)) {
@@ -121,6 +150,7 @@ capture_close(struct capture *c)
 		return;
 	if (c->p)
 		pcap_close(c->p);
+	fanout_free(c->fanout);
 	free(c);
 }
 
@@ -130,6 +160,14 @@ capture_next(struct capture *c, struct capture_pkt *out)
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	int rc = pcap_next_ex(c->p, &h, &data);
+
+	if (rc == 0 && c->live) {
+		struct pollfd pfd = { .fd = pcap_get_selectable_fd(c->p), .events = POLLIN };
+		/* Timeout or a signal (EINTR): idle, so the loop looks at its flags and clock. */
+		if (poll(&pfd, 1, c->timeout_ms) <= 0)
+			return CAPTURE_IDLE;
+		rc = pcap_next_ex(c->p, &h, &data);
+	}
 
 	switch (rc) {
 	case 1:

@@ -4,12 +4,16 @@
  * link types the decoder does not understand (naming them), reports the
  * file position for progress and the kernel's drop counters for stats.
  * Timestamps are always microseconds, whatever the file's precision.
+ * A live socket may join a PACKET_FANOUT group (fanout.h) that steers each
+ * internal host to one of several sensors.
  */
 #ifndef OUTFLOW_CAPTURE_H
 #define OUTFLOW_CAPTURE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct netset;
 
 struct capture_config {
 	const char *file;	/* -r: path, "-" for stdin; NULL for live */
@@ -19,6 +23,10 @@ struct capture_config {
 	int buffer_mb;		/* live: kernel buffer, MiB (0 = libpcap default) */
 	int promisc;		/* live: 1 = promiscuous */
 	int timeout_ms;		/* live: read timeout so the loop can tick when idle */
+	int fanout;		/* live: 1 = join PACKET_FANOUT group fanout_group */
+	uint16_t fanout_group;
+	const struct netset *fanout_home;	/* HOME_NET the steering program is built from */
+	const char *fanout_name;	/* --sensor-name, unique within the group */
 };
 
 struct capture_stats {
@@ -41,7 +49,10 @@ struct capture_pkt {
 
 struct capture;
 
-/* Opens the source; NULL with a message in err (no such file, permission, bad filter, link type). */
+/*
+ * Opens the source; NULL with a message in err (no such file, permission,
+ * bad filter, link type, fanout asked of a file, fanout join refused).
+ */
 struct capture *capture_open(const struct capture_config *cfg, char *err, size_t errlen);
 void capture_close(struct capture *c);
 

@@ -35,7 +35,7 @@ enum {
 	OPT_STATE_DIR, OPT_MAX_DEST_DETAILS, OPT_EVIDENCE_DIR, OPT_EVIDENCE_RING, OPT_EVIDENCE_MAX,
 	OPT_MAX_PEERS, OPT_MAX_CONNS, OPT_MAX_BASELINE_HOSTS,
 	OPT_MAX_DNS_PAIRS, OPT_MAX_DNS_DOMAINS, OPT_MAX_ICMP_PAIRS,
-	OPT_MAX_STAGING, OPT_MAX_NEWDEST, OPT_MAX_RISK,
+	OPT_MAX_STAGING, OPT_MAX_NEWDEST, OPT_MAX_RISK, OPT_FANOUT,
 };
 
 static const struct option long_opts[] = {
@@ -79,6 +79,7 @@ static const struct option long_opts[] = {
 	{ "max-risk", required_argument, NULL, OPT_MAX_RISK },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
+	{ "fanout", required_argument, NULL, OPT_FANOUT },
 	{ "user", required_argument, NULL, 'Z' },
 	{ "chroot", required_argument, NULL, OPT_CHROOT },
 	{ "spool-dir", required_argument, NULL, OPT_SPOOL_DIR },
@@ -106,6 +107,9 @@ usage(FILE *f)
 "  -s, --snaplen N          live: bytes kept per packet (default 262144)\n"
 "  -B, --buffer MiB         live: kernel capture buffer size\n"
 "      --no-promisc         live: do not put the interface in promiscuous mode\n"
+"      --fanout GROUP       live: share IFACE with the other outflow processes started\n"
+"                           with the same GROUP (0-65535), each internal host (HOME_NET)\n"
+"                           on exactly one of them; give each its own --sensor-name\n"
 "Detection\n"
 "      --rules PATH         rule file (default rules/default.rules)\n"
 "      --set NAME=VALUE     override a rule variable (repeatable)\n"
@@ -393,6 +397,10 @@ main(int argc, char **argv)
 		case OPT_MAX_RISK: cfg.max_risk = num_arg("--max-risk", optarg, 16, 1u << 24); break;
 		case OPT_TIMEOUT: parse_timeout(&cfg, optarg); break;
 		case OPT_NO_PROMISC: cfg.cap.promisc = 0; break;
+		case OPT_FANOUT:
+			cfg.cap.fanout = 1;
+			cfg.cap.fanout_group = (uint16_t)num_arg("--fanout", optarg, 0, 65535);
+			break;
 		case 'Z': user = optarg; break;
 		case OPT_CHROOT: chroot_dir = optarg; break;
 		case OPT_SPOOL_DIR: cfg.spool_dir = optarg; break;
@@ -417,6 +425,11 @@ main(int argc, char **argv)
 	if ((cfg.cap.file == NULL) == (cfg.cap.iface == NULL)) {
 		fprintf(stderr, "outflow: give exactly one of -r FILE or -i IFACE\n");
 		usage(stderr);
+		return 2;
+	}
+	if (cfg.cap.fanout && cfg.cap.file != NULL) {
+		fprintf(stderr, "outflow: --fanout needs a live interface (-i); a file (-r) is read whole "
+		    "by one sensor\n");
 		return 2;
 	}
 	if (cfg.rules_path == NULL)

@@ -421,6 +421,9 @@ sensor_open_redis(struct sensor *s, char *err, size_t errlen)
 int
 sensor_open_capture(struct sensor *s, char *err, size_t errlen)
 {
+	/* --fanout steers by HOME_NET, known only once the rules are loaded. */
+	s->cfg.cap.fanout_home = s->home;
+	s->cfg.cap.fanout_name = s->cfg.sensor_name;
 	s->cap = capture_open(&s->cfg.cap, err, errlen);
 	return s->cap ? 0 : -1;
 }

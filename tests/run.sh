@@ -41,6 +41,7 @@ part "robustness: public captures" tests/integration/shared_pcaps.sh
 part "redis sink" tests/integration/test_redis_sink.sh
 part "redis end to end" tests/integration/test_redis_e2e.sh
 part "live capture (network namespace)" tests/integration/test_live.sh
+part "fanout: two workers on one interface (network namespace)" tests/integration/test_fanout.sh
 part "signals: graceful and immediate stop" tests/integration/test_signals.sh
 part "truncated capture file" tests/integration/test_truncated.sh
 part "evidence pcap files" tests/integration/test_evidence.sh
@@ -68,6 +69,8 @@ if [ -z "${TESTS_QUICK:-}" ]; then
 		# (it needs /proc/self); ASan and UBSan still watch every access there.
 		part "live capture (ASan+UBSan)" env OUTFLOW=build/asan/outflow \
 			ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 tests/integration/test_live.sh
+		part "fanout (ASan+UBSan)" env OUTFLOW=build/asan/outflow \
+			ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 tests/integration/test_fanout.sh
 	else
 		cat "$log.asan"
 		echo "not ok - ASan build failed" | tee -a "$log"
