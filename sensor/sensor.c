@@ -55,8 +55,8 @@ struct sensor {
 	struct host_tables *hosts;
 	struct detect *det;
 	struct ruleset *rules;
-	struct netset *home;		/* owned when it came from --home-net/defaults */
-	int home_owned;
+	struct netset *home;		/* HOME_NET, fixed at start (owned) */
+	char home_text[1024];		/* as given, to tell a reload that changes it */
 	FILE *out;
 	int out_owned;
 	struct sink_redis *redis;
@@ -244,6 +244,12 @@ sensor_reload(struct sensor *s)
 	struct ruleset *rs = sensor_load_rules(s, err, sizeof err);
 
 	s->c.reloads++;
+	/* Flows already know which of their ends is internal: a new HOME_NET
+	 * needs a restart, and the reload says so rather than half-apply it. */
+	if (rs != NULL && rs->home_net != NULL &&
+	    strcmp(rs->home_net_text ? rs->home_net_text : "", s->home_text) != 0)
+		log_warnx("%s: HOME_NET changed; a restart applies it (still watching %s)",
+		    s->cfg.rules_path, s->home_text[0] ? s->home_text : DEFAULT_HOME_NET);
 	if (rs == NULL || sensor_install_rules(s, rs, err, sizeof err) != 0) {
 		if (rs != NULL)
 			ruleset_free(rs);
@@ -259,12 +265,19 @@ static int
 sensor_setup_home(struct sensor *s, char *err, size_t errlen)
 {
 	if (s->rules->home_net != NULL) {
+		/*
+		 * Taken from the rule set, not borrowed: a reload frees the old
+		 * set, while every flow, module and the capture's fanout program
+		 * keep asking this one.
+		 */
 		s->home = s->rules->home_net;
-		log_info("home network: %s", s->rules->home_net_text ? s->rules->home_net_text : "?");
+		s->rules->home_net = NULL;
+		snprintf(s->home_text, sizeof s->home_text, "%s",
+		    s->rules->home_net_text ? s->rules->home_net_text : "");
+		log_info("home network: %s", s->home_text[0] ? s->home_text : "?");
 		return 0;
 	}
 	s->home = netset_new();
-	s->home_owned = 1;
 	if (s->home == NULL || netset_add_list(s->home, DEFAULT_HOME_NET, NULL, err, errlen) != 0)
 		return -1;
 	log_warnx("no HOME_NET given (--home-net or var HOME_NET); assuming the private ranges %s",
@@ -448,8 +461,7 @@ sensor_free(struct sensor *s)
 	host_tables_free(s->hosts);
 	domain_cache_free(s->domains);
 	dpi_free(s->dpi);
-	if (s->home_owned)
-		netset_free(s->home);
+	netset_free(s->home);
 	if (s->rules)
 		ruleset_free(s->rules);
 	if (s->out_owned)

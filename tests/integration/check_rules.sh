@@ -165,5 +165,31 @@ else
 	    "$(grep '^{' "$tmp/wake.err" | tail -n 1 | cut -c1-600)"
 fi
 
+# --- a reload when the rules set HOME_NET: the sensor keeps its own copy ------
+# (it used to borrow the old rule set's, which the reload frees: ASan saw the
+# next packet read freed memory). A changed HOME_NET is reported, not applied.
+{ echo 'var HOME_NET = 10.0.0.0/8'; cat tests/integration/rules/every-upload.rules; } >"$tmp/home.rules"
+mkfifo "$tmp/feed3"
+"$outflow" -r - -q --stats-interval 0 --rules "$tmp/home.rules" -o "$tmp/home.json" <"$tmp/feed3" 2>"$tmp/home.err" &
+OPID=$!
+exec 3>"$tmp/feed3"
+cat "$tmp/p1" >&3; sleep 0.5
+kill -HUP $OPID; sleep 0.2
+cat "$tmp/p2" >&3; sleep 0.5
+sed -i 's|^var HOME_NET = .*|var HOME_NET = 10.20.0.0/16|' "$tmp/home.rules"
+kill -HUP $OPID; sleep 0.2
+cat "$tmp/p3" >&3
+exec 3>&-
+wait $OPID; rc=$?; OPID=
+reloads=$(grep -c 'rules reloaded' "$tmp/home.err")
+if [ $rc -eq 0 ] && [ "$reloads" -eq 2 ] && [ "$(wc -l <"$tmp/home.json")" -gt 0 ] &&
+    grep -q 'HOME_NET changed; a restart applies it (still watching 10.0.0.0/8)' "$tmp/home.err" &&
+    [ "$(grep -c 'HOME_NET changed' "$tmp/home.err")" -eq 1 ]; then
+	ok "reload_with_home_net_in_the_rules_keeps_watching_the_same_network"
+else
+	notok reload_with_home_net_in_the_rules_keeps_watching_the_same_network "exit $rc, $reloads reloads" \
+	    "$(grep -v '^{' "$tmp/home.err" | head -20)"
+fi
+
 echo "rules_cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
