@@ -2,9 +2,9 @@
 # The benchmark (make bench; not a test): outflow against the floor (a bare
 # libpcap read loop, build/tools/pcapread) and the reference (nDPI's own
 # ndpiReader, one thread), on two synthetic captures made by pcapgen. outflow
-# runs twice: with the default rules, and with only their volume rules
-# (outflow-vol: every detector module idle), which splits its cost into the
-# core path and the modules.
+# runs twice: with the default rules, and with only their host and destination
+# rules (outflow-vol: every detector module idle), which splits its cost into
+# the core path and the modules. BENCH_MODULES=1 then prices each module alone.
 #   mixed  ~1.5 M packets of realistic interleaved traffic (TLS, DNS, HTTP,
 #          QUIC-like, ICMP, a few bulk uploads): packets/s on a tap-like mix
 #   flows  1 M concurrent TLS flows: peak memory per flow
@@ -13,6 +13,8 @@
 #
 #   BENCH_RUNS=N          runs per tool and capture (median reported)
 #   BENCH_QUICK=1         small captures (200 k packets, 100 k flows)
+#   BENCH_MODULES=1       also each detector module's cost on the mixed capture:
+#                         outflow-vol's rules plus that module's
 #   OUTFLOW_BENCH_ARGS    extra arguments for build/outflow -r FILE -q
 #   BUILD=dir             build directory (default build)
 #
@@ -84,20 +86,35 @@ cmd_for() {
 	# -q: no per-flow or summary output; pcap files always use one thread.
 	ndpiReader) [ -n "$NDPIREADER" ] && echo "$NDPIREADER -i $file -q" ;;
 	outflow)    [ -x "$OUTFLOW" ] && echo "$OUTFLOW -r $file -q ${OUTFLOW_ARGS[*]}" ;;
-	# The same sensor with only the four volume rules: every detector module
-	# idle, so the difference to "outflow" is what the modules cost.
+	# The same sensor with only the host and destination rules: every
+	# detector module idle, so the difference to "outflow" is what the
+	# modules cost.
 	outflow-vol) [ -x "$OUTFLOW" ] && echo "$OUTFLOW -r $file -q --rules $VOLUME_RULES ${OUTFLOW_ARGS[*]}" ;;
 	esac
 	return 0
 }
 
-# The shipped volume rules, thresholds and exceptions as they are, nothing else.
+# rules_of MODULE...: the shipped rules whose conditions belong to these
+# modules ("core": host and destination rules, which detect.c computes with no
+# module), thresholds and exceptions as they are, with every var.
+rules_of() {
+	awk -v want=" $* " '
+	function module(metric,   p) {
+		p = metric; sub(/\..*/, "", p)
+		if (p == "host" || p == "dest") return "core"
+		if (p == "beacon" || p == "chunk") return "peer"
+		return p
+	}
+	/^rule / { inrule = 1; n = 0 }
+	inrule { buf[++n] = $0; if ($1 == "when") m = module($2) }
+	!inrule { print }
+	inrule && /^}/ {
+		if (index(want, " " m " ")) for (i = 1; i <= n; i++) print buf[i]
+		inrule = 0
+	}' rules/default.rules
+}
 VOLUME_RULES=$OUT/volume.rules
-awk 'BEGIN { split("elephant-upload-10m bulk-upload-1h bulk-upload-24h upload-ratio-1h", k, " ")
-             for (i in k) keep[k[i]] = 1 }
-     /^rule / { skip = !($2 in keep) }
-     !skip { print }
-     /^}/ { skip = 0 }' rules/default.rules >"$VOLUME_RULES"
+rules_of core >"$VOLUME_RULES"
 
 TOOLS=(pcapread ndpiReader outflow outflow-vol)
 RESULTS=$OUT/results.txt
@@ -180,10 +197,39 @@ AWK
 done
 cat <<EOF
 
-outflow-vol: outflow with only the four volume rules of rules/default.rules, so
-every detector module is idle; outflow minus outflow-vol is what the modules cost.
+outflow-vol: outflow with only the host and destination rules of rules/default.rules
+(volume, ratio, unusual protocol), so every detector module is idle; outflow minus
+outflow-vol is what the modules cost.
 t/ndpi, t/pcapr: median wall time relative to ndpiReader / pcapread (below 1 = faster).
 KB/flow: peak RSS divided by the number of concurrent flows in the capture.
 Wall time includes start-up (ndpiReader loads its protocol tables: ~30 ms).
 Raw results: $RESULTS; per-run output: $OUT/logs/.
 EOF
+
+# Each module on its own: the core rules plus the module's, against the core
+# rules alone, on the mixed capture. CPU time (user + system) rather than wall
+# time, and the median of the runs: the differences are tenths of a second.
+if [ "${BENCH_MODULES:-0}" = 1 ] && [ -x "$OUTFLOW" ]; then
+	file=$OUT/$MIXED.pcap
+	printf '\nDetector modules on %s (%s runs each, median CPU s and peak RSS):\n' "$MIXED.pcap" "$RUNS"
+	printf '%-10s %8s %8s %8s %8s\n' module 'cpu s' '+cpu s' 'RSS MB' '+MB'
+	base_cpu=
+	for m in core peer conn baseline dns icmp staging newdest risk all; do
+		if [ $m = all ]; then cp rules/default.rules "$OUT/mod-$m.rules"
+		elif [ $m = core ]; then rules_of core >"$OUT/mod-$m.rules"
+		else rules_of core $m >"$OUT/mod-$m.rules"; fi
+		: >"$OUT/mod-$m.res"
+		for ((run = 1; run <= RUNS; run++)); do
+			# shellcheck disable=SC2086
+			"$MEASURE" "$OUT/mod-$m.one" $OUTFLOW -r "$file" -q --rules "$OUT/mod-$m.rules" \
+				${OUTFLOW_ARGS[*]} >"$OUT/logs/mod-$m-$run.log" 2>&1 ||
+				die "outflow with $OUT/mod-$m.rules failed, see $OUT/logs/mod-$m-$run.log"
+			cat "$OUT/mod-$m.one" >>"$OUT/mod-$m.res"
+		done
+		read -r cpu rss < <(sort -n -k4 "$OUT/mod-$m.res" | awk '{ c[NR] = $4; r[NR] = $2 }
+			END { printf "%.3f %.1f\n", c[int((NR + 1) / 2)], r[int((NR + 1) / 2)] / 1024 }')
+		if [ -z "$base_cpu" ]; then base_cpu=$cpu base_rss=$rss; fi
+		awk -v m="$m" -v c="$cpu" -v bc="$base_cpu" -v r="$rss" -v br="$base_rss" \
+			'BEGIN { printf "%-10s %8.2f %+8.2f %8.1f %+8.1f\n", m, c, c - bc, r, r - br }'
+	done
+fi

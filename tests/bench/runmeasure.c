@@ -3,7 +3,8 @@
  *
  *   runmeasure RESULT_FILE COMMAND [ARGS...]
  *
- * Writes "<wall seconds> <peak RSS KB> <exit status>" to RESULT_FILE; the
+ * Writes "<wall seconds> <peak RSS KB> <exit status> <CPU seconds>" (user +
+ * system) to RESULT_FILE; the
  * command keeps this process's stdin/stdout/stderr. It is what
  * `/usr/bin/time -f '%e %M'` reports (ru_maxrss from wait4 is where GNU time
  * gets %M), with nanosecond wall time instead of centiseconds: the quick
@@ -53,7 +54,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "runmeasure: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	fprintf(f, "%.6f %ld %d\n", (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, ru.ru_maxrss, code);
+	fprintf(f, "%.6f %ld %d %.6f\n", (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, ru.ru_maxrss, code,
+	    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
 	return fclose(f) == 0 ? code : 1;
 }
