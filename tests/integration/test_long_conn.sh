@@ -43,7 +43,7 @@ fi
 
 # At the default thresholds (20 MB over its life) the 2 MB trickle stays quiet.
 "$outflow" -r "$tmp/long.pcap" -q --stats-interval 0 -o "$tmp/d.json" 2>"$tmp/err"
-if [ ! -s "$tmp/d.json" ] && grep -q '"conn":{"conns":[0-9]*,"max_conns":16384,"registered":1,"evicted":0}' "$tmp/err"; then
+if [ ! -s "$tmp/d.json" ] && grep -q '"conn":{"idle":false,"conns":[0-9]*,"max_conns":16384,"registered":1,"evicted":0}' "$tmp/err"; then
 	ok "quiet_below_default_volume_but_tracked"
 else
 	nok "quiet_below_default_volume_but_tracked" "$(cat "$tmp/d.json")" "$(grep -o '"conn":{[^}]*}' "$tmp/err")"
