@@ -3,7 +3,10 @@
  * cache in front of libpsl: it must give libpsl's answer, byte for byte,
  * whatever the name's case, trailing dots, length or slot collisions.
  */
+#include <ctype.h>
 #include <stdlib.h>
+
+#include <libpsl.h>
 
 #include "domain.h"
 #include "t.h"
@@ -26,22 +29,65 @@ test_domain_registered_by_the_public_suffix_list(void)
 	CHECK_EQ_U(domain_prefix_len("a.b.example.com.", "example.com"), 4);
 }
 
-/* A name from a small alphabet, so that some repeat and many collide. */
+/*
+ * The oracle: libpsl itself on the lower-cased name without trailing dots,
+ * the whole name when it finds no registered domain.
+ */
+static const char *
+oracle(const char *name, char *out, size_t len)
+{
+	size_t n = strlen(name);
+
+	while (n > 0 && name[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= len)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)name[i]);
+	out[n] = '\0';
+	const char *reg = psl_registrable_domain(psl_builtin(), out);
+	if (reg != NULL)
+		memmove(out, reg, strlen(reg) + 1);
+	return out;
+}
+
+/*
+ * Names that repeat, collide, and come in floods of random subdomains,
+ * under the Public Suffix List's hard cases: private suffixes
+ * (s3.amazonaws.com, github.io), wildcards (*.ck, *.kawasaki.jp,
+ * *.compute.amazonaws.com) and their exceptions (!www.ck,
+ * !city.kawasaki.jp), a public suffix under a private name
+ * (forgot.his.name), plus upper case, trailing and leading dots, empty
+ * labels and names too long for the cache.
+ */
 static void
 random_name(unsigned *seed, char *name, size_t cap)
 {
-	static const char *const tails[] = { "com", "co.uk", "net", "s3.amazonaws.com", "github.io", "de" };
-	static const char *const heads[] = { "www", "API", "cdn", "a-b", "x1", "Mail", "t" };
-	size_t n = 0, labels = (size_t)(rand_r(seed) % 4 == 0);
+	static const char *const tails[] = {
+		"com", "co.uk", "net", "s3.amazonaws.com", "github.io", "de", "ck", "www.ck",
+		"kawasaki.jp", "city.kawasaki.jp", "compute.amazonaws.com", "his.name",
+		"forgot.his.name", "blogspot.com", "example", "",
+	};
+	static const char *const heads[] = { "www", "API", "cdn", "a-b", "x1", "Mail", "t", "" };
+	size_t n = 0, labels = (size_t)rand_r(seed) % 4;
+	int r = rand_r(seed) % 40;
 
-	for (size_t i = 0; i < labels; i++)
-		n += (size_t)snprintf(name + n, cap - n, "%s.", heads[rand_r(seed) % 7]);
-	n += (size_t)snprintf(name + n, cap - n, "%s%u.%s", rand_r(seed) % 2 ? "d" : "D",
-	    (unsigned)rand_r(seed) % 300,
-	    tails[rand_r(seed) % 6]);
-	if (rand_r(seed) % 5 == 0)
+	if (r == 0)
+		n += (size_t)snprintf(name + n, cap - n, ".");
+	for (size_t i = 0; i < labels; i++) {
+		if (rand_r(seed) % 3 == 0)	/* a flood: a random label */
+			n += (size_t)snprintf(name + n, cap - n, "r%x.", (unsigned)rand_r(seed));
+		else
+			n += (size_t)snprintf(name + n, cap - n, "%s.", heads[rand_r(seed) % 8]);
+	}
+	if (r >= 3 && r <= 8)	/* a suffix itself, public or not: forgot.his.name, www.ck */
+		n += (size_t)snprintf(name + n, cap - n, "%s", tails[rand_r(seed) % 16]);
+	else
+		n += (size_t)snprintf(name + n, cap - n, "%s%u.%s", rand_r(seed) % 2 ? "d" : "D",
+		    (unsigned)rand_r(seed) % 50, tails[rand_r(seed) % 16]);
+	if (r == 1)
 		snprintf(name + n, cap - n, ".");
-	if (rand_r(seed) % 50 == 0) {	/* longer than the cache keeps */
+	if (r == 2) {	/* longer than the cache keeps */
 		for (size_t i = strlen(name); i < 90; i++)
 			name[i] = 'q';
 		name[90] = '\0';
@@ -54,24 +100,26 @@ test_domain_cache_answers_as_libpsl_does(void)
 {
 	struct domain_cache *c = domain_cache_new();
 	unsigned seed = 7;
-	char name[128], a[DOMAIN_MAX], b[DOMAIN_MAX];
+	char name[160], a[DOMAIN_MAX], b[DOMAIN_MAX], u[DOMAIN_MAX];
 	int wrong = 0;
 
 	CHECK(c != NULL);
-	for (int i = 0; i < 100000; i++) {
+	for (int i = 0; i < 300000; i++) {
 		random_name(&seed, name, sizeof name);
-		const char *x = domain_registered(name, a, sizeof a);
+		const char *x = oracle(name, a, sizeof a);
 		const char *y = domain_registered_cached(c, name, b, sizeof b);
-		if ((x == NULL) != (y == NULL) || (x != NULL && strcmp(a, b) != 0)) {
+		const char *z = domain_registered(name, u, sizeof u);
+		if ((x == NULL) != (y == NULL) || (x != NULL && strcmp(a, b) != 0) ||
+		    (x == NULL) != (z == NULL) || (x != NULL && strcmp(a, u) != 0)) {
 			if (wrong++ < 5)
-				fprintf(stderr, "  %s: libpsl '%s', cache '%s'\n", name, x ? a : "(null)",
-				    y ? b : "(null)");
+				fprintf(stderr, "  %s: libpsl '%s', cache '%s', uncached '%s'\n", name,
+				    x ? a : "(null)", y ? b : "(null)", z ? u : "(null)");
 		}
 	}
 	CHECK_EQ_U(wrong, 0);
 	uint64_t hits, misses;
 	domain_cache_counts(c, &hits, &misses);
-	/* 300 x 6 domains, some with prefixes, over 2048 slots: both paths taken. */
+	/* Both paths taken, many times: the name's own slot and libpsl. */
 	CHECK(hits > 10000);
 	CHECK(misses > 10000);
 	domain_cache_free(c);
