@@ -58,6 +58,7 @@ struct detect {
 	const struct ruleset *rs;
 	struct rule_rt *rt;	/* [rule] */
 	uint64_t *rule_hash;	/* [rule] */
+	uint8_t scope_used[MSCOPE__COUNT];	/* an enabled rule of the set has this scope */
 	const struct detector_ops *ops[MSCOPE__COUNT];	/* registered modules, by scope */
 	void *mod[MSCOPE__COUNT];
 	struct host_tables *ht;	/* during a tick: for host conditions of module rules */
@@ -333,6 +334,10 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 	d->rs = rs;
 	d->rt = rt;
 	d->rule_hash = hashes;
+	memset(d->scope_used, 0, sizeof d->scope_used);
+	for (size_t i = 0; i < rs->nrules; i++)
+		if (!rs->rules[i].disabled)
+			d->scope_used[rt[i].scope] = 1;
 	if (++d->gen == 0)
 		d->gen = 1;
 	return 0;
@@ -1092,26 +1097,19 @@ visit_subject(void *vctx, const struct subject *s)
 int
 detect_scope_used(const struct detect *d, enum metric_scope sc)
 {
-	if (d->rs == NULL)
-		return 0;
-	for (size_t ri = 0; ri < d->rs->nrules; ri++)
-		if (!d->rs->rules[ri].disabled && d->rt[ri].scope == sc)
-			return 1;
-	return 0;
+	return d->scope_used[sc];
 }
 
 void
 detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, uint64_t now_us)
 {
-	int want[MSCOPE__COUNT];
+	const uint8_t *want = d->scope_used;
 
 	if (d->rs == NULL)
 		return;
 	/* Working hours on packet time, in the rules' zone: once per tick. */
 	d->off_hours = d->tz != NULL && !rules_workhours_contains(&d->rs->workhours,
 	    (int64_t)(now_us / 1000000u) + tzone_offset(d->tz, (int64_t)(now_us / 1000000u)));
-	for (int sc = 0; sc < MSCOPE__COUNT; sc++)
-		want[sc] = detect_scope_used(d, (enum metric_scope)sc);
 	if (want[MSCOPE_HOST] || want[MSCOPE_DEST]) {
 		for (struct host *h = host_changed_first(ht, since_us); h;
 		    h = host_changed_next(ht, h, since_us)) {
