@@ -81,11 +81,6 @@ capture_open(const struct capture_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (cfg->file != NULL && cfg->fanout) {
-		snprintf(err, errlen, "--fanout needs a live interface (-i): a file is read whole by one sensor");
-		free(c);
-		return NULL;
-	}
 	if (cfg->file != NULL) {
 		c->p = pcap_open_offline_with_tstamp_precision(cfg->file, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
 		if (c->p == NULL) {

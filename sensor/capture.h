@@ -23,7 +23,8 @@ struct capture_config {
 	int buffer_mb;		/* live: kernel buffer, MiB (0 = libpcap default) */
 	int promisc;		/* live: 1 = promiscuous */
 	int timeout_ms;		/* live: read timeout so the loop can tick when idle */
-	int fanout;		/* live: 1 = join PACKET_FANOUT group fanout_group */
+	int fanout;		/* live: 1 = join PACKET_FANOUT group fanout_group (the
+				 * CLI refuses it with a file; a file ignores it) */
 	uint16_t fanout_group;
 	const struct netset *fanout_home;	/* HOME_NET the steering program is built from */
 	const char *fanout_name;	/* --sensor-name, unique within the group */
@@ -51,7 +52,7 @@ struct capture;
 
 /*
  * Opens the source; NULL with a message in err (no such file, permission,
- * bad filter, link type, fanout asked of a file, fanout join refused).
+ * bad filter, link type, fanout join refused).
  */
 struct capture *capture_open(const struct capture_config *cfg, char *err, size_t errlen);
 void capture_close(struct capture *c);
