@@ -11,24 +11,44 @@
 #include "domain.h"
 #include "hash.h"
 
+/*
+ * name lower-cased, without trailing dots, into low (room for DOMAIN_MAX);
+ * its length, or 0 if it is empty or does not fit in len.
+ */
+static size_t
+lower_bare(const char *name, char *low, size_t len)
+{
+	size_t n = strlen(name);
+
+	while (n > 0 && name[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= DOMAIN_MAX || n >= len)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	low[n] = '\0';
+	return n;
+}
+
+/* Where the registered domain of low (lower_bare()'s) starts. */
+static size_t
+registered_offset(const char *low)
+{
+	const char *reg = psl_builtin() ? psl_registrable_domain(psl_builtin(), low) : NULL;
+
+	return reg ? (size_t)(reg - low) : 0;
+}
+
 const char *
 domain_registered(const char *name, char *out, size_t len)
 {
 	char low[DOMAIN_MAX];
-	size_t n = strlen(name);
-	const char *reg;
+	size_t n = lower_bare(name, low, len), off;
 
-	while (n > 0 && name[n - 1] == '.')
-		n--;
-	if (n == 0 || n >= sizeof low || n >= len)
+	if (n == 0)
 		return NULL;
-	for (size_t i = 0; i < n; i++)
-		low[i] = (char)tolower((unsigned char)name[i]);
-	low[n] = '\0';
-	reg = psl_builtin() ? psl_registrable_domain(psl_builtin(), low) : NULL;
-	if (reg == NULL)
-		reg = low;
-	memmove(out, reg, strlen(reg) + 1);
+	off = registered_offset(low);
+	memcpy(out, low + off, n - off + 1);
 	return out;
 }
 
@@ -74,29 +94,25 @@ domain_cache_free(struct domain_cache *c)
 const char *
 domain_registered_cached(struct domain_cache *c, const char *name, char *out, size_t len)
 {
-	size_t n = strlen(name), bare = n;
+	size_t n = strlen(name), bare, off;
+	char low[DOMAIN_MAX];
 
-	while (bare > 0 && name[bare - 1] == '.')
-		bare--;
 	if (c == NULL || n > DOMAIN_CACHE_NAME)
 		return domain_registered(name, out, len);
-	if (bare == 0 || bare >= len)	/* as domain_registered() would say */
+	if ((bare = lower_bare(name, low, len)) == 0)
 		return NULL;
 	struct dc_slot *s = &c->slot[hash_bytes(name, n, 0) & (DOMAIN_CACHE_SLOTS - 1)];
 	if (s->len == n && memcmp(s->name, name, n) == 0) {
-		size_t i, o = 0;
-		for (i = s->reg_off; i < bare; i++)
-			out[o++] = (char)tolower((unsigned char)name[i]);
-		out[o] = '\0';
+		off = s->reg_off;
 		c->hits++;
-		return out;
+	} else {
+		off = registered_offset(low);
+		s->len = (uint8_t)n;
+		s->reg_off = (uint8_t)off;
+		memcpy(s->name, name, n);
+		c->misses++;
 	}
-	c->misses++;
-	if (domain_registered(name, out, len) == NULL)
-		return NULL;
-	s->len = (uint8_t)n;
-	s->reg_off = (uint8_t)(bare - strlen(out));
-	memcpy(s->name, name, n);
+	memcpy(out, low + off, bare - off + 1);
 	return out;
 }
 
