@@ -262,8 +262,6 @@ load_zone(const struct ruleset *rs, const char *file, struct tzone **out, char *
 static int
 terms_equal(const struct rule_term *a, size_t na, const struct rule_term *b, size_t nb)
 {
-	char fa[4096], fb[4096];
-
 	if (na != nb)
 		return 0;
 	for (size_t i = 0; i < na; i++) {
@@ -273,15 +271,9 @@ terms_equal(const struct rule_term *a, size_t na, const struct rule_term *b, siz
 		for (size_t k = 0; k < a[i].nnames; k++)
 			if (strcmp(a[i].names[k], b[i].names[k]) != 0)
 				return 0;
-		if ((a[i].net == NULL) != (b[i].net == NULL))
+		if ((a[i].net == NULL) != (b[i].net == NULL) ||
+		    (a[i].net != NULL && !netset_equal(a[i].net, b[i].net)))
 			return 0;
-		if (a[i].net != NULL) {
-			netset_fmt(a[i].net, fa, sizeof fa);
-			netset_fmt(b[i].net, fb, sizeof fb);
-			/* A list too long to print whole is not compared: not shared. */
-			if (strlen(fa) >= sizeof fa - 1 || strcmp(fa, fb) != 0)
-				return 0;
-		}
 	}
 	return 1;
 }

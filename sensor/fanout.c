@@ -121,47 +121,41 @@ fo_resolve(struct fo_asm *a)
 
 /* ---- HOME_NET's IPv4 prefixes --------------------------------------------- */
 
-/*
- * netset keeps its prefixes in a patricia tree with no iterator, but also
- * the normalised text of what was added: read the IPv4 ones back from it.
- * Returns the number found, or -1 when the text was cut short (the count
- * of IPv4 + IPv6 items does not match the set's).
- */
+struct fo_collect {
+	struct fo_prefix *out;
+	size_t n, max;
+	int too_many;
+};
+
+static void
+fo_collect_v4(void *ctx, const struct ip_addr *net, int bits)
+{
+	struct fo_collect *c = ctx;
+
+	if (!addr_is_v4(net))
+		return;
+	if (c->n >= c->max) {
+		c->too_many = 1;
+		return;
+	}
+	c->out[c->n].mask = bits <= 0 ? 0 : 0xffffffffu << (32 - bits);
+	c->out[c->n].net = ((uint32_t)net->b[12] << 24 | (uint32_t)net->b[13] << 16 |
+	    (uint32_t)net->b[14] << 8 | net->b[15]) & c->out[c->n].mask;
+	c->n++;
+}
+
+/* HOME_NET's IPv4 prefixes into out: their number, or -1 if more than max. */
 static int
 fo_prefixes(const struct netset *home, struct fo_prefix *out, size_t max, char *err, size_t errlen)
 {
-	char text[4096], *save = NULL;
-	size_t items = 0;
-	int n = 0;
+	struct fo_collect c = { out, 0, max, 0 };
 
-	netset_fmt(home, text, sizeof text);
-	for (char *it = strtok_r(text, ",", &save); it != NULL; it = strtok_r(NULL, ",", &save)) {
-		char *slash = strchr(it, '/');
-		struct ip_addr a;
-		long bits = 32;
-
-		items++;
-		if (slash != NULL) {
-			*slash = '\0';
-			bits = strtol(slash + 1, NULL, 10);
-		}
-		if (addr_parse(&a, it) != 0 || !addr_is_v4(&a))
-			continue;
-		if ((size_t)n >= max) {
-			snprintf(err, errlen, "HOME_NET has more than %zu IPv4 prefixes, too many for --fanout", max);
-			return -1;
-		}
-		out[n].mask = bits <= 0 ? 0 : 0xffffffffu << (32 - bits);
-		out[n].net = ((uint32_t)a.b[12] << 24 | (uint32_t)a.b[13] << 16 |
-		    (uint32_t)a.b[14] << 8 | a.b[15]) & out[n].mask;
-		n++;
-	}
-	if (items != netset_count(home)) {
-		snprintf(err, errlen, "HOME_NET list too long to read back for --fanout (%zu of %zu prefixes)",
-		    items, netset_count(home));
+	netset_each(home, fo_collect_v4, &c);
+	if (c.too_many) {
+		snprintf(err, errlen, "HOME_NET has more than %zu IPv4 prefixes, too many for --fanout", max);
 		return -1;
 	}
-	return n;
+	return (int)c.n;
 }
 
 /* ---- the program ----------------------------------------------------------- */

@@ -158,3 +158,72 @@ netset_fmt(const struct netset *ns, char *buf, size_t len)
 	snprintf(buf, len, "%s", ns ? ns->text : "");
 	return buf;
 }
+
+struct walk {
+	void (*fn)(void *ctx, const struct ip_addr *net, int bits);
+	void *ctx;
+};
+
+static void
+walk_node(ndpi_patricia_node_t *node, void *data, void *user)
+{
+	const struct walk *w = user;
+	const ndpi_prefix_t *pfx = ndpi_patricia_get_node_prefix(node);
+	struct ip_addr a;
+	int bits = ndpi_patricia_get_node_bits(node);
+
+	(void)data;
+	memcpy(a.b, &pfx->add.sin6, sizeof a.b);
+	/* IPv4 prefixes went in as ::ffff:a.b.c.d/(96 + len). */
+	w->fn(w->ctx, &a, addr_is_v4(&a) && bits >= 96 ? bits - 96 : bits);
+}
+
+void
+netset_each(const struct netset *ns, void (*fn)(void *ctx, const struct ip_addr *net, int bits),
+    void *ctx)
+{
+	struct walk w = { fn, ctx };
+
+	if (ns != NULL && ns->count > 0)
+		ndpi_patricia_walk_tree_inorder(ns->tree, walk_node, &w);
+}
+
+struct equal_walk {
+	const struct netset *other;
+	size_t seen, missing;
+};
+
+static void
+find_in_other(void *ctx, const struct ip_addr *net, int bits)
+{
+	struct equal_walk *e = ctx;
+	ndpi_prefix_t pfx;
+
+	e->seen++;
+	netset_fill(&pfx, net, addr_is_v4(net) ? bits + 96 : bits);
+	if (ndpi_patricia_search_exact(e->other->tree, &pfx) == NULL)
+		e->missing++;
+}
+
+static void
+count_one(void *ctx, const struct ip_addr *net, int bits)
+{
+	(void)net;
+	(void)bits;
+	(*(size_t *)ctx)++;
+}
+
+int
+netset_equal(const struct netset *a, const struct netset *b)
+{
+	struct equal_walk e = { b, 0, 0 };
+	size_t nb = 0;
+
+	/* Distinct prefixes, not netset_count(): a prefix added twice is one. */
+	netset_each(b, count_one, &nb);
+	if (b != NULL)
+		netset_each(a, find_in_other, &e);
+	else if (netset_count(a) > 0)
+		return 0;
+	return e.missing == 0 && e.seen == nb;
+}

@@ -38,7 +38,18 @@ int netset_contains(const struct netset *ns, const struct ip_addr *a);
 /* Number of prefixes added. */
 size_t netset_count(const struct netset *ns);
 
-/* The set as "p1,p2,..." text (what was added, normalised), into buf. */
+/*
+ * Calls fn once per prefix of the set, in address order: the network
+ * address and the prefix length in its own family (0..32 for IPv4, whose
+ * addresses are IPv4-mapped as everywhere in struct ip_addr).
+ */
+void netset_each(const struct netset *ns, void (*fn)(void *ctx, const struct ip_addr *net, int bits),
+    void *ctx);
+
+/* 1 if both sets hold the same prefixes (in whatever order they were added). */
+int netset_equal(const struct netset *a, const struct netset *b);
+
+/* The set as "p1,p2,..." text (what was added, cut at 1 KB: for logs), into buf. */
 char *netset_fmt(const struct netset *ns, char *buf, size_t len);
 
 #endif

@@ -384,11 +384,12 @@ test_two_workers_get_a_fair_share_of_hosts(void)
 static void
 test_many_prefixes_still_resolve_and_too_many_are_refused(void)
 {
-	char list[8192], err[256] = "";
+	static char list[16384];
+	char err[256] = "";
 	size_t used = 0;
 	struct netset *ns = netset_new();
 
-	/* 60 /24s (the most netset's 1 KB list text holds): long jumps over every check. */
+	/* 60 /24s: long jumps over every check. */
 	for (int i = 0; i < 60; i++)
 		used += (size_t)snprintf(list + used, sizeof list - used, "%s172.16.%d.0/24", i ? "," : "", i);
 	CHECK(netset_add_list(ns, list, NULL, err, sizeof err) == 0);
@@ -398,9 +399,19 @@ test_many_prefixes_still_resolve_and_too_many_are_refused(void)
 	CHECK_EQ_U(run(ipv4("172.16.0.1", "172.16.59.9", IPPROTO_ICMP, 0, 0)), fanout_hash_v4(v4("172.16.0.1")));
 	/* A program that does not fit is an error, not a cut-off program. */
 	CHECK(fanout_build(ns, prog, 100, err, sizeof err) == -1 && strstr(err, "instructions") != NULL);
-	/* A list too long for netset's text is refused, not silently shortened. */
+	/* 200 prefixes, more than netset's 1 KB log text shows: every one is steered. */
 	for (int i = 60; i < 200; i++)
 		used += (size_t)snprintf(list + used, sizeof list - used, ",172.17.%d.0/24", i);
+	netset_free(ns);
+	ns = netset_new();
+	CHECK(netset_add_list(ns, list, NULL, err, sizeof err) == 0);
+	nprog = fanout_build(ns, prog, FANOUT_PROG_MAX, err, sizeof err);
+	CHECK(nprog > 800);
+	CHECK_EQ_U(run(ipv4("8.8.8.8", "172.17.199.9", IPPROTO_TCP, 1, 2)), fanout_hash_v4(v4("172.17.199.9")));
+	/* More than FANOUT_MAX_PREFIXES is refused, not silently shortened. */
+	for (int i = 0; i <= FANOUT_MAX_PREFIXES; i++)
+		used += (size_t)snprintf(list + used, sizeof list - used, ",10.%d.%d.0/24", i / 256, i % 256);
+	CHECK(used < sizeof list - 1);
 	netset_free(ns);
 	ns = netset_new();
 	CHECK(netset_add_list(ns, list, NULL, err, sizeof err) == 0);

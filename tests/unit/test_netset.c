@@ -176,10 +176,93 @@ test_netset_add_list_reports_offset_of_bad_item(void)
 	netset_free(ns);
 }
 
+struct listed {
+	char text[4096];
+	size_t n;
+};
+
+static void
+list_one(void *ctx, const struct ip_addr *net, int bits)
+{
+	struct listed *l = ctx;
+	char a[ADDR_STRLEN];
+
+	addr_fmt(net, a, sizeof a);
+	l->n += (size_t)snprintf(l->text + l->n, sizeof l->text - l->n, "%s%s/%d", l->n ? "," : "", a, bits);
+}
+
+static struct netset *
+set_of(const char *list)
+{
+	struct netset *ns = netset_new();
+	char err[128];
+
+	if (ns != NULL && netset_add_list(ns, list, NULL, err, sizeof err) != 0)
+		fprintf(stderr, "  %s: %s\n", list, err);
+	return ns;
+}
+
+/* Every prefix once, in address order, IPv4 lengths as IPv4 ones, whatever the text shows. */
+static void
+test_netset_each_walks_every_prefix_in_its_family(void)
+{
+	struct netset *ns = set_of("192.168.1.0/24, 10.0.0.0/8, 2001:db8::/32, 10.0.0.0/8, 198.51.100.7");
+	struct listed l = { "", 0 };
+
+	netset_each(ns, list_one, &l);
+	CHECK_EQ_S(l.text, "10.0.0.0/8,192.168.1.0/24,198.51.100.7/32,2001:db8::/32");
+	netset_free(ns);
+	l.n = 0;
+	l.text[0] = '\0';
+	netset_each(NULL, list_one, &l);
+	CHECK_EQ_U(l.n, 0);
+}
+
+/*
+ * Same prefixes in any order are equal; one prefix more, less or other is
+ * not, also past the 1 KB the log text keeps (two lists alike for their
+ * first 1 KB once compared equal by that text).
+ */
+static void
+test_netset_equal_compares_prefixes_not_text(void)
+{
+	static char la[8192], lb[8192];
+	size_t na = 0, nb = 0;
+
+	struct netset *a = set_of("10.0.0.0/8, 2001:db8::/32, 192.0.2.0/24");
+	struct netset *b = set_of("192.0.2.0/24,10.0.0.0/8,2001:db8::/32,10.0.0.0/8");
+	struct netset *c = set_of("10.0.0.0/8, 2001:db8::/32");
+	struct netset *d = set_of("10.0.0.0/8, 2001:db8::/32, 192.0.2.0/25");
+	CHECK(netset_equal(a, b));
+	CHECK(netset_equal(b, a));
+	CHECK(!netset_equal(a, c));
+	CHECK(!netset_equal(c, a));
+	CHECK(!netset_equal(a, d));
+	CHECK(!netset_equal(a, NULL));
+	CHECK(netset_equal(NULL, NULL));
+	netset_free(a);
+	netset_free(b);
+	netset_free(c);
+	netset_free(d);
+	for (int i = 0; i < 150; i++) {
+		na += (size_t)snprintf(la + na, sizeof la - na, "%s172.16.%d.0/24", i ? "," : "", i);
+		nb += (size_t)snprintf(lb + nb, sizeof lb - nb, "%s172.16.%d.0/24", i ? "," : "", i == 149 ? 250 : i);
+	}
+	a = set_of(la);
+	b = set_of(lb);
+	char ta[2048], tb[2048];
+	CHECK_EQ_S(netset_fmt(a, ta, sizeof ta), netset_fmt(b, tb, sizeof tb));	/* the text cannot tell */
+	CHECK(!netset_equal(a, b));
+	netset_free(a);
+	netset_free(b);
+}
+
 T_MAIN("netset",
     T(test_netset_v4_prefixes_match_inside_only),
     T(test_netset_v6_prefixes_and_hosts),
     T(test_netset_longest_prefix_and_nested_prefixes),
     T(test_netset_v4_not_matched_by_unrelated_v6_prefix),
     T(test_netset_rejects_bad_input_with_messages),
-    T(test_netset_add_list_reports_offset_of_bad_item))
+    T(test_netset_add_list_reports_offset_of_bad_item),
+    T(test_netset_each_walks_every_prefix_in_its_family),
+    T(test_netset_equal_compares_prefixes_not_text))
