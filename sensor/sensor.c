@@ -56,7 +56,6 @@ struct sensor {
 	struct detect *det;
 	struct ruleset *rules;
 	struct netset *home;		/* HOME_NET, fixed at start (owned) */
-	char home_text[1024];		/* as given, to tell a reload that changes it */
 	FILE *out;
 	int out_owned;
 	struct sink_redis *redis;
@@ -246,10 +245,11 @@ sensor_reload(struct sensor *s)
 	s->c.reloads++;
 	/* Flows already know which of their ends is internal: a new HOME_NET
 	 * needs a restart, and the reload says so rather than half-apply it. */
-	if (rs != NULL && rs->home_net != NULL &&
-	    strcmp(rs->home_net_text ? rs->home_net_text : "", s->home_text) != 0)
+	if (rs != NULL && rs->home_net != NULL && !netset_equal(rs->home_net, s->home)) {
+		char now[1024];
 		log_warnx("%s: HOME_NET changed; a restart applies it (still watching %s)",
-		    s->cfg.rules_path, s->home_text[0] ? s->home_text : DEFAULT_HOME_NET);
+		    s->cfg.rules_path, netset_fmt(s->home, now, sizeof now));
+	}
 	if (rs == NULL || sensor_install_rules(s, rs, err, sizeof err) != 0) {
 		if (rs != NULL)
 			ruleset_free(rs);
@@ -272,9 +272,7 @@ sensor_setup_home(struct sensor *s, char *err, size_t errlen)
 		 */
 		s->home = s->rules->home_net;
 		s->rules->home_net = NULL;
-		snprintf(s->home_text, sizeof s->home_text, "%s",
-		    s->rules->home_net_text ? s->rules->home_net_text : "");
-		log_info("home network: %s", s->home_text[0] ? s->home_text : "?");
+		log_info("home network: %s", s->rules->home_net_text ? s->rules->home_net_text : "?");
 		return 0;
 	}
 	s->home = netset_new();
