@@ -112,7 +112,7 @@ host_window(const struct host *h, enum host_ctr c, uint32_t window_s, uint64_t n
 
 /* Inline slots: unit k (epoch minute or hour + 1) is in a window of n units ending at now_k. */
 static uint64_t
-slots_sum(const uint32_t *keys, const uint64_t (*v)[DC__COUNT], int nslots, enum dest_ctr c,
+slots_sum(const uint32_t *keys, const uint32_t (*v)[DC__COUNT], int nslots, enum dest_ctr c,
     uint32_t now_k, uint32_t n)
 {
 	uint64_t sum = 0;
@@ -214,7 +214,8 @@ dest_remove(struct host_tables *ht, struct dest *d)
 
 /*
  * Moves a detailed destination's rings back into its inline slots if its
- * non-zero buckets fit (nothing is lost); returns 0, or -1 if they do not.
+ * non-zero buckets fit, in number and each in 32 bits (nothing is lost);
+ * returns 0, or -1 if they do not.
  */
 static int
 detail_fold(struct dest *d)
@@ -229,20 +230,22 @@ detail_fold(struct dest *d)
 		const uint64_t *v = x->min[m % HOST_MINUTES];
 		if ((v[DC_OUT] | v[DC_IN]) == 0)
 			continue;
-		if (nm == DEST_MSLOTS)
+		if (nm == DEST_MSLOTS || v[DC_OUT] > UINT32_MAX || v[DC_IN] > UINT32_MAX)
 			return -1;
 		w.mkey[nm] = m + 1;
-		memcpy(w.m[nm++], v, sizeof w.m[0]);
+		w.m[nm][DC_OUT] = (uint32_t)v[DC_OUT];
+		w.m[nm++][DC_IN] = (uint32_t)v[DC_IN];
 	}
 	for (uint32_t k = 0; k < HOST_HOURS && k <= x->clk.cur_hour; k++) {
 		uint32_t h = x->clk.cur_hour - k;
 		const uint64_t *v = x->hour[h % HOST_HOURS];
 		if ((v[DC_OUT] | v[DC_IN]) == 0)
 			continue;
-		if (nh == DEST_HSLOTS)
+		if (nh == DEST_HSLOTS || v[DC_OUT] > UINT32_MAX || v[DC_IN] > UINT32_MAX)
 			return -1;
 		w.hkey[nh] = h + 1;
-		memcpy(w.h[nh++], v, sizeof w.h[0]);
+		w.h[nh][DC_OUT] = (uint32_t)v[DC_OUT];
+		w.h[nh++][DC_IN] = (uint32_t)v[DC_IN];
 	}
 	w.detail = d->win.detail;
 	d->win = w;
@@ -508,7 +511,10 @@ dest_add(struct host_tables *ht, struct dest *d, enum dest_ctr c, uint64_t v, ui
 	if (d->win.detail == NULL) {
 		int mi = slot_for(d->win.mkey, DEST_MSLOTS, m + 1, HOST_MINUTES);
 		int hi = slot_for(d->win.hkey, DEST_HSLOTS, m / 60 + 1, HOST_HOURS);
-		if (mi >= 0 && hi >= 0) {
+		/* The buckets' sums if the slots take the packet (a reused slot starts at 0). */
+		uint64_t mv = v + (mi >= 0 && d->win.mkey[mi] == m + 1 ? d->win.m[mi][c] : 0);
+		uint64_t hv = v + (hi >= 0 && d->win.hkey[hi] == m / 60 + 1 ? d->win.h[hi][c] : 0);
+		if (mi >= 0 && hi >= 0 && mv <= UINT32_MAX && hv <= UINT32_MAX) {
 			if (d->win.mkey[mi] != m + 1) {
 				d->win.mkey[mi] = m + 1;
 				memset(d->win.m[mi], 0, sizeof d->win.m[mi]);
@@ -517,8 +523,8 @@ dest_add(struct host_tables *ht, struct dest *d, enum dest_ctr c, uint64_t v, ui
 				d->win.hkey[hi] = m / 60 + 1;
 				memset(d->win.h[hi], 0, sizeof d->win.h[hi]);
 			}
-			d->win.m[mi][c] += v;
-			d->win.h[hi][c] += v;
+			d->win.m[mi][c] = (uint32_t)mv;
+			d->win.h[hi][c] = (uint32_t)hv;
 			return;
 		}
 		detail_attach(ht, d, now_us);

@@ -57,13 +57,18 @@ enum dest_ctr { DC_OUT, DC_IN, DC__COUNT };
 
 struct dest_detail;
 
-/* A destination's buckets: inline slots, or full rings when detail is set. */
+/*
+ * A destination's buckets: inline slots, or full rings when detail is set.
+ * An inline bucket holds up to 4 GiB (a minute at 570 Mbit/s to one
+ * address); a destination that would pass that moves to the full rings,
+ * whose buckets are 64-bit, so no count is ever clipped.
+ */
 struct dest_win {
 	struct dest_detail *detail;	/* in host.c's pool (fixed at start); NULL = inline */
 	uint32_t mkey[DEST_MSLOTS];	/* epoch minute + 1; 0 = free */
 	uint32_t hkey[DEST_HSLOTS];	/* epoch hour + 1; 0 = free */
-	uint64_t m[DEST_MSLOTS][DC__COUNT];
-	uint64_t h[DEST_HSLOTS][DC__COUNT];
+	uint32_t m[DEST_MSLOTS][DC__COUNT];
+	uint32_t h[DEST_HSLOTS][DC__COUNT];
 };
 
 /* Counters in minute and hour buckets, for ncounters counters. */

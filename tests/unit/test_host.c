@@ -550,6 +550,89 @@ test_host_full_detail_pool_folds_or_evicts_and_stays_exact(void)
 	pb_net_free(&n);
 }
 
+static struct dest *
+dest_to(struct pb_net *n, const char *peer)
+{
+	struct ip_addr h = pb_ip(HOST), p = pb_ip(peer);
+
+	return host_dest_lookup(n->hosts, &h, &p);
+}
+
+static uint64_t
+details_in_use(struct pb_net *n)
+{
+	struct host_stats st;
+
+	host_get_stats(n->hosts, &st);
+	return st.dest_details;
+}
+
+/* Inline buckets are 32-bit: up to 4 GiB a destination stays inline, past it
+ * the destination moves to the 64-bit rings and no byte is clipped. */
+static void
+test_host_inline_bucket_past_4_gib_moves_to_full_rings_exactly(void)
+{
+	struct pb_net n;
+	uint64_t t = PB_T0;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	/* Exactly UINT32_MAX in one minute still fits. */
+	up(&n, EXT, 2147483648u, t);
+	up(&n, EXT, 2147483647u, t + 1);
+	CHECK_EQ_U(details_in_use(&n), 0);
+	CHECK_EQ_U(dest_window(dest_to(&n, EXT), DC_OUT, 60, t + 1), 4294967295ull);
+	/* One more byte does not. */
+	up(&n, EXT, 1, t + 2);
+	CHECK_EQ_U(details_in_use(&n), 1);
+	CHECK_EQ_U(dest_window(dest_to(&n, EXT), DC_OUT, 60, t + 2), 4294967296ull);
+	CHECK_EQ_U(dest_window(dest_to(&n, EXT), DC_OUT, 3600, t + 2), 4294967296ull);
+
+	/* Minutes that fit, an hour that does not: 3 x 2 GB in three minutes. */
+	for (int k = 0; k < 3; k++)
+		up(&n, "192.0.2.9", 2000000000u, t + (uint64_t)k * PB_MIN);
+	struct dest *d = dest_to(&n, "192.0.2.9");
+	uint64_t now = t + 2 * PB_MIN;
+	CHECK_EQ_U(details_in_use(&n), 2);
+	CHECK_EQ_U(dest_window(d, DC_OUT, 60, now), 2000000000ull);
+	CHECK_EQ_U(dest_window(d, DC_OUT, 600, now), 6000000000ull);
+	CHECK_EQ_U(dest_window(d, DC_OUT, 3600, now), 6000000000ull);
+	/* The host's own 64-bit rings agree. */
+	CHECK_EQ_U(host_window(hostof(&n, HOST), HC_OUT, 600, now), 4294967296ull + 6000000000ull);
+	pb_net_free(&n);
+}
+
+/* A full detail pool folds its stalest destination back inline only if every
+ * bucket fits in 32 bits; a bigger one is evicted, counted, never clipped. */
+static void
+test_host_detail_with_a_bucket_past_4_gib_is_evicted_not_folded(void)
+{
+	struct pb_net n;
+	struct host_config hc = { .max_hosts = 16, .max_dests = 64, .max_dest_details = 1, .seed = 2 };
+	struct host_stats st;
+	char err[128];
+	uint64_t t = PB_T0;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	host_tables_free(n.hosts);
+	n.hosts = host_tables_new(&hc, err, sizeof err);
+	CHECK(n.hosts != NULL);
+	if (n.hosts == NULL)
+		return;
+	up(&n, EXT, 3000000000u, t);
+	up(&n, EXT, 3000000000u, t + 1);	/* 6 GB in a minute: the one block */
+	CHECK_EQ_U(details_in_use(&n), 1);
+	/* Another destination active in more minutes than it keeps inline. */
+	for (int k = 0; k <= DEST_MSLOTS; k++)
+		up(&n, "192.0.2.9", 100, t + 2 + (uint64_t)k * PB_MIN);
+	host_get_stats(n.hosts, &st);
+	CHECK_EQ_U(st.dest_details_folded, 0);
+	CHECK_EQ_U(st.dest_details_evicted, 1);
+	CHECK(dest_to(&n, EXT) == NULL);
+	CHECK_EQ_U(dest_window(dest_to(&n, "192.0.2.9"), DC_OUT, 600, t + 2 + DEST_MSLOTS * PB_MIN),
+	    100ull * (DEST_MSLOTS + 1));
+	pb_net_free(&n);
+}
+
 T_MAIN("host",
     T(test_host_one_minute_window_counts_only_the_current_minute),
     T(test_host_window_excludes_buckets_older_than_window),
@@ -566,4 +649,6 @@ T_MAIN("host",
     T(test_host_peers_hyperloglog_is_roughly_right),
     T(test_host_ipv6_hosts_and_bounded_config),
     T(test_host_sparse_destination_windows_equal_full_rings),
-    T(test_host_full_detail_pool_folds_or_evicts_and_stays_exact))
+    T(test_host_full_detail_pool_folds_or_evicts_and_stays_exact),
+    T(test_host_inline_bucket_past_4_gib_moves_to_full_rings_exactly),
+    T(test_host_detail_with_a_bucket_past_4_gib_is_evicted_not_folded))
