@@ -17,6 +17,7 @@ struct dest_detail {
 	struct win_clock clk;
 	uint64_t min[HOST_MINUTES][DC__COUNT];
 	uint64_t hour[HOST_HOURS][DC__COUNT];
+	uint64_t ring_sum[2][DC__COUNT];	/* as struct host's */
 };
 
 struct host_tables {
@@ -31,12 +32,14 @@ struct host_tables {
  *
  * Bucket b of the minute ring holds epoch minute m where m % 60 == b, for
  * the 60 minutes up to clk.cur_min; older contents are zeroed as the clock
- * advances. Same for hours.
+ * advances. Same for hours. sum[0..width) is the total of the minute ring
+ * per counter and sum[width..2 width) the hour ring's: every bucket write
+ * adds to it (ring_add) and every clear subtracts.
  */
 
 /* Zeroes the buckets a ring of n skips when its clock moves from *cur to now. */
 static void
-ring_advance(uint64_t *ring, uint32_t n, size_t width, uint32_t *cur, uint32_t now)
+ring_advance(uint64_t *ring, uint64_t *sum, uint32_t n, size_t width, uint32_t *cur, uint32_t now)
 {
 	uint32_t gap;
 
@@ -45,18 +48,33 @@ ring_advance(uint64_t *ring, uint32_t n, size_t width, uint32_t *cur, uint32_t n
 	gap = now - *cur;
 	if (gap > n || *cur == 0)
 		gap = n;
-	for (uint32_t i = 0; i < gap; i++)
-		memset(ring + ((now - i) % n) * width, 0, width * sizeof *ring);
+	for (uint32_t i = 0; i < gap; i++) {
+		uint64_t *b = ring + ((now - i) % n) * width;
+		for (size_t c = 0; c < width; c++)
+			sum[c] -= b[c];
+		memset(b, 0, width * sizeof *ring);
+	}
 	*cur = now;
 }
 
 static void
-win_advance(struct win_clock *clk, uint64_t *min, uint64_t *hour, size_t width, uint64_t now_us)
+win_advance(struct win_clock *clk, uint64_t *min, uint64_t *hour, uint64_t *sum, size_t width,
+    uint64_t now_us)
 {
 	uint32_t m = (uint32_t)(now_us / 60000000u);
 
-	ring_advance(min, HOST_MINUTES, width, &clk->cur_min, m);
-	ring_advance(hour, HOST_HOURS, width, &clk->cur_hour, m / 60);
+	ring_advance(min, sum, HOST_MINUTES, width, &clk->cur_min, m);
+	ring_advance(hour, sum + width, HOST_HOURS, width, &clk->cur_hour, m / 60);
+}
+
+/* Adds v to counter c of epoch minute m's buckets. */
+static void
+ring_add(uint64_t *min, uint64_t *hour, uint64_t *sum, size_t width, size_t c, uint32_t m, uint64_t v)
+{
+	min[(m % HOST_MINUTES) * width + c] += v;
+	hour[(m / 60 % HOST_HOURS) * width + c] += v;
+	sum[c] += v;
+	sum[width + c] += v;
 }
 
 /*
@@ -64,14 +82,17 @@ win_advance(struct win_clock *clk, uint64_t *min, uint64_t *hour, size_t width, 
  * minutes up to an hour, whole hours beyond (rules_attr.c enforces that).
  */
 static uint64_t
-win_sum(const struct win_clock *clk, const uint64_t *min, const uint64_t *hour, size_t width,
-    size_t c, uint32_t window_s, uint64_t now_us)
+win_sum(const struct win_clock *clk, const uint64_t *min, const uint64_t *hour, const uint64_t *rsum,
+    size_t width, size_t c, uint32_t window_s, uint64_t now_us)
 {
 	uint32_t now_m = (uint32_t)(now_us / 60000000u);
 	uint64_t sum = 0;
 
 	if (window_s <= HOST_MINUTES * 60u) {
 		uint32_t n = window_s / 60 ? window_s / 60 : 1;
+		/* The window is the whole ring, as the clock stands: its total. */
+		if (n == HOST_MINUTES && now_m == clk->cur_min && now_m >= HOST_MINUTES - 1)
+			return rsum[c];
 		for (uint32_t k = 0; k < n && k <= now_m; k++) {
 			uint32_t m = now_m - k;
 			if (m > clk->cur_min || m + HOST_MINUTES <= clk->cur_min)
@@ -82,6 +103,8 @@ win_sum(const struct win_clock *clk, const uint64_t *min, const uint64_t *hour, 
 		uint32_t now_h = now_m / 60, n = window_s / 3600;
 		if (n > HOST_HOURS)
 			n = HOST_HOURS;
+		if (n == HOST_HOURS && now_h == clk->cur_hour && now_h >= HOST_HOURS - 1)
+			return rsum[width + c];
 		for (uint32_t k = 0; k < n && k <= now_h; k++) {
 			uint32_t h = now_h - k;
 			if (h > clk->cur_hour || h + HOST_HOURS <= clk->cur_hour)
@@ -107,7 +130,8 @@ host_window_start(uint32_t window_s, uint64_t now_us)
 uint64_t
 host_window(const struct host *h, enum host_ctr c, uint32_t window_s, uint64_t now_us)
 {
-	return win_sum(&h->clk, &h->min[0][0], &h->hour[0][0], HC__COUNT, c, window_s, now_us);
+	return win_sum(&h->clk, &h->min[0][0], &h->hour[0][0], &h->ring_sum[0][0], HC__COUNT, c,
+	    window_s, now_us);
 }
 
 /* Inline slots: unit k (epoch minute or hour + 1) is in a window of n units ending at now_k. */
@@ -132,7 +156,8 @@ dest_window(const struct dest *d, enum dest_ctr c, uint32_t window_s, uint64_t n
 
 	if (d->win.detail != NULL) {
 		const struct dest_detail *x = d->win.detail;
-		return win_sum(&x->clk, &x->min[0][0], &x->hour[0][0], DC__COUNT, c, window_s, now_us);
+		return win_sum(&x->clk, &x->min[0][0], &x->hour[0][0], &x->ring_sum[0][0], DC__COUNT, c,
+		    window_s, now_us);
 	}
 	if (window_s <= HOST_MINUTES * 60u)
 		return slots_sum(d->win.mkey, d->win.m, DEST_MSLOTS, c, now_m, window_s / 60 ? window_s / 60 : 1);
@@ -293,15 +318,19 @@ detail_attach(struct host_tables *ht, struct dest *d, uint64_t now_us)
 {
 	struct dest_detail *x = detail_get(ht, d);
 
-	win_advance(&x->clk, &x->min[0][0], &x->hour[0][0], DC__COUNT, now_us);
+	win_advance(&x->clk, &x->min[0][0], &x->hour[0][0], &x->ring_sum[0][0], DC__COUNT, now_us);
 	for (int i = 0; i < DEST_MSLOTS; i++)
 		if (d->win.mkey[i] != 0 && x->clk.cur_min - (d->win.mkey[i] - 1) < HOST_MINUTES)
-			for (int c = 0; c < DC__COUNT; c++)
+			for (int c = 0; c < DC__COUNT; c++) {
 				x->min[(d->win.mkey[i] - 1) % HOST_MINUTES][c] += d->win.m[i][c];
+				x->ring_sum[0][c] += d->win.m[i][c];
+			}
 	for (int i = 0; i < DEST_HSLOTS; i++)
 		if (d->win.hkey[i] != 0 && x->clk.cur_hour - (d->win.hkey[i] - 1) < HOST_HOURS)
-			for (int c = 0; c < DC__COUNT; c++)
+			for (int c = 0; c < DC__COUNT; c++) {
 				x->hour[(d->win.hkey[i] - 1) % HOST_HOURS][c] += d->win.h[i][c];
+				x->ring_sum[1][c] += d->win.h[i][c];
+			}
 	memset(&d->win, 0, sizeof d->win);
 	d->win.detail = x;
 }
@@ -483,7 +512,7 @@ dest_of_flow(struct host_tables *ht, struct flow *f, int end, struct host *h,
 static void
 host_touch(struct host_tables *ht, struct host *h, uint64_t now_us)
 {
-	win_advance(&h->clk, &h->min[0][0], &h->hour[0][0], HC__COUNT, now_us);
+	win_advance(&h->clk, &h->min[0][0], &h->hour[0][0], &h->ring_sum[0][0], HC__COUNT, now_us);
 	h->last_us = now_us;
 	table_touch(ht->hosts, h, -1);
 }
@@ -493,8 +522,7 @@ host_add(struct host *h, enum host_ctr c, uint64_t v, uint64_t now_us)
 {
 	uint32_t m = (uint32_t)(now_us / 60000000u);
 
-	h->min[m % HOST_MINUTES][c] += v;
-	h->hour[(m / 60) % HOST_HOURS][c] += v;
+	ring_add(&h->min[0][0], &h->hour[0][0], &h->ring_sum[0][0], HC__COUNT, c, m, v);
 	h->total[c] += v;
 }
 
@@ -530,9 +558,8 @@ dest_add(struct host_tables *ht, struct dest *d, enum dest_ctr c, uint64_t v, ui
 		detail_attach(ht, d, now_us);
 	}
 	x = d->win.detail;
-	win_advance(&x->clk, &x->min[0][0], &x->hour[0][0], DC__COUNT, now_us);
-	x->min[m % HOST_MINUTES][c] += v;
-	x->hour[(m / 60) % HOST_HOURS][c] += v;
+	win_advance(&x->clk, &x->min[0][0], &x->hour[0][0], &x->ring_sum[0][0], DC__COUNT, now_us);
+	ring_add(&x->min[0][0], &x->hour[0][0], &x->ring_sum[0][0], DC__COUNT, c, m, v);
 }
 
 static void

@@ -89,6 +89,9 @@ struct host {
 	struct win_clock clk;
 	uint64_t min[HOST_MINUTES][HC__COUNT];
 	uint64_t hour[HOST_HOURS][HC__COUNT];
+	uint64_t ring_sum[2][HC__COUNT];	/* each ring's total ([0] minutes, [1] hours), kept
+						 * as buckets fill and clear: a window as long as a
+						 * ring (1 h, 24 h) is one read, not 60 or 24 */
 	uint64_t total[HC__COUNT];
 	uint64_t out_ip_bytes, in_ip_bytes;	/* IP bytes (headers included), since first seen */
 	struct host_app apps[HOST_APPS];
