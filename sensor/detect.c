@@ -31,6 +31,19 @@ struct engaged {
 struct resolved {
 	int *ids;
 	size_t n;
+	uint8_t tid;		/* which of the rule set's distinct terms this is
+				 * (equal terms of other rules share it), or TERM_NOID */
+};
+
+/*
+ * One target's answers per distinct term, while its rules are checked: the
+ * sanctioned networks and names are an except term of most rules, and
+ * their globs and prefix lookups are the costliest part of a filter.
+ */
+#define TERM_MEMO 64
+#define TERM_NOID 0xff
+struct term_memo {
+	uint8_t state[TERM_MEMO];	/* 0: not asked yet, 1: no match, 2: match */
 };
 
 /* Per rule: its terms' resolved ids, and the scope its conditions measure. */
@@ -258,24 +271,44 @@ load_zone(const struct ruleset *rs, const char *file, struct tzone **out, char *
 	return -1;
 }
 
+/* The same term: the same answer for every target. */
+static int
+term_equal(const struct rule_term *a, const struct rule_term *b)
+{
+	if (a->kind != b->kind || a->nnames != b->nnames || a->nports != b->nports ||
+	    (a->nports && memcmp(a->ports, b->ports, a->nports * sizeof a->ports[0]) != 0))
+		return 0;
+	for (size_t k = 0; k < a->nnames; k++)
+		if (strcmp(a->names[k], b->names[k]) != 0)
+			return 0;
+	return (a->net == NULL) == (b->net == NULL) && (a->net == NULL || netset_equal(a->net, b->net));
+}
+
 /* Same terms, same order: the same answer for every target. */
 static int
 terms_equal(const struct rule_term *a, size_t na, const struct rule_term *b, size_t nb)
 {
 	if (na != nb)
 		return 0;
-	for (size_t i = 0; i < na; i++) {
-		if (a[i].kind != b[i].kind || a[i].nnames != b[i].nnames || a[i].nports != b[i].nports ||
-		    (a[i].nports && memcmp(a[i].ports, b[i].ports, a[i].nports * sizeof a[i].ports[0]) != 0))
+	for (size_t i = 0; i < na; i++)
+		if (!term_equal(&a[i], &b[i]))
 			return 0;
-		for (size_t k = 0; k < a[i].nnames; k++)
-			if (strcmp(a[i].names[k], b[i].names[k]) != 0)
-				return 0;
-		if ((a[i].net == NULL) != (b[i].net == NULL) ||
-		    (a[i].net != NULL && !netset_equal(a[i].net, b[i].net)))
-			return 0;
-	}
 	return 1;
+}
+
+/* Numbers the distinct terms of a rule list: ids[] remembers the first of each. */
+static void
+term_ids(const struct rule_term *terms, struct resolved *res, size_t n,
+    const struct rule_term **ids, size_t *nids)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < *nids && !term_equal(ids[k], &terms[i]))
+			k++;
+		if (k == *nids && *nids < TERM_MEMO)
+			ids[(*nids)++] = &terms[i];
+		res[i].tid = k < *nids ? (uint8_t)k : TERM_NOID;
+	}
 }
 
 int
@@ -287,6 +320,8 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 	const char *file = rs->source ? rs->source : "rules";
 
 	int bad = 0;
+	const struct rule_term *tids[TERM_MEMO];
+	size_t ntids = 0;
 
 	if (errlen > 0)
 		err[0] = '\0';
@@ -304,6 +339,8 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 		bad += n;
 		if (rule_scope(d, r, file, &rt[i].scope, err, errlen) != 0)
 			bad++;
+		term_ids(r->except, rt[i].except, r->nexcept, tids, &ntids);
+		term_ids(r->only, rt[i].only, r->nonly, tids, &ntids);
 		rt[i].same_filters = i;
 		for (size_t j = 0; j < i; j++) {
 			const struct rule *o = &rs->rules[j];
@@ -351,64 +388,76 @@ ids_has(const struct resolved *r, int id)
 	return 0;
 }
 
-/* Does one of these terms match the target? */
+/* Does this term match the target? */
+static int
+term_match(const struct rule_term *t, const struct resolved *rv, const struct term_target *tt)
+{
+	switch (t->kind) {
+	case RULE_TERM_DEST_IN:
+		return tt->peer != NULL && netset_contains(t->net, tt->peer);
+	case RULE_TERM_SERVER_NAME:
+		if (tt->name == NULL || tt->name[0] == '\0')
+			return 0;
+		for (size_t k = 0; k < t->nnames; k++)
+			if (rules_glob_match(t->names[k], tt->name))
+				return 1;
+		return 0;
+	case RULE_TERM_APP_IN:
+		if ((tt->app_master && ids_has(rv, tt->app_master)) ||
+		    (tt->app_proto && ids_has(rv, tt->app_proto)))
+			return 1;
+		/* "Unknown" (id 0): nDPI is done and named nothing; a
+		 * flow still being inspected is not unknown yet. */
+		return tt->app_done && tt->app_master == 0 && tt->app_proto == 0 && ids_has(rv, 0);
+	case RULE_TERM_RISK_IN:
+		for (size_t k = 0; k < rv->n; k++)
+			if ((tt->risk >> rv->ids[k]) & 1)
+				return 1;
+		return 0;
+	case RULE_TERM_CATEGORY_IN:
+		return ids_has(rv, tt->app_category);
+	case RULE_TERM_PORT_IN:
+		for (size_t k = 0; k < t->nports; k++)
+			if (t->ports[k] == tt->port)
+				return 1;
+		return 0;
+	}
+	return 0;
+}
+
+/* Does one of these terms match the target? Each distinct term is asked
+ * once per memo. */
 static int
 terms_match(const struct rule_term *terms, const struct resolved *res, size_t n,
-    const struct term_target *tt)
+    const struct term_target *tt, struct term_memo *memo)
 {
 	for (size_t i = 0; i < n; i++) {
-		const struct rule_term *t = &terms[i];
-		const struct resolved *rv = &res[i];
-		switch (t->kind) {
-		case RULE_TERM_DEST_IN:
-			if (tt->peer != NULL && netset_contains(t->net, tt->peer))
-				return 1;
-			break;
-		case RULE_TERM_SERVER_NAME:
-			if (tt->name == NULL || tt->name[0] == '\0')
-				break;
-			for (size_t k = 0; k < t->nnames; k++)
-				if (rules_glob_match(t->names[k], tt->name))
-					return 1;
-			break;
-		case RULE_TERM_APP_IN:
-			if ((tt->app_master && ids_has(rv, tt->app_master)) ||
-			    (tt->app_proto && ids_has(rv, tt->app_proto)))
-				return 1;
-			/* "Unknown" (id 0): nDPI is done and named nothing; a
-			 * flow still being inspected is not unknown yet. */
-			if (tt->app_done && tt->app_master == 0 && tt->app_proto == 0 && ids_has(rv, 0))
-				return 1;
-			break;
-		case RULE_TERM_RISK_IN:
-			for (size_t k = 0; k < rv->n; k++)
-				if ((tt->risk >> rv->ids[k]) & 1)
-					return 1;
-			break;
-		case RULE_TERM_CATEGORY_IN:
-			if (ids_has(rv, tt->app_category))
-				return 1;
-			break;
-		case RULE_TERM_PORT_IN:
-			for (size_t k = 0; k < t->nports; k++)
-				if (t->ports[k] == tt->port)
-					return 1;
-			break;
+		uint8_t tid = res[i].tid, *st = tid != TERM_NOID ? &memo->state[tid] : NULL;
+		int m;
+		if (st != NULL && *st != 0)
+			m = *st == 2;
+		else {
+			m = term_match(&terms[i], &res[i], tt);
+			if (st != NULL)
+				*st = m ? 2 : 1;
 		}
+		if (m)
+			return 1;
 	}
 	return 0;
 }
 
 /* Does rule ri leave the target out: an except term matches, or it has
- * only terms and none matches? */
+ * only terms and none matches? memo holds this target's answers so far. */
 static int
-target_excluded(const struct detect *d, size_t ri, const struct term_target *tt)
+target_excluded(const struct detect *d, size_t ri, const struct term_target *tt,
+    struct term_memo *memo)
 {
 	const struct rule *r = &d->rs->rules[ri];
 
-	if (r->nexcept && terms_match(r->except, d->rt[ri].except, r->nexcept, tt))
+	if (r->nexcept && terms_match(r->except, d->rt[ri].except, r->nexcept, tt, memo))
 		return 1;
-	return r->nonly && !terms_match(r->only, d->rt[ri].only, r->nonly, tt);
+	return r->nonly && !terms_match(r->only, d->rt[ri].only, r->nonly, tt, memo);
 }
 
 static int
@@ -418,7 +467,7 @@ rule_filters(const struct rule *r)
 }
 
 static int
-dest_excluded_eval(const struct detect *d, size_t ri, const struct dest *ds)
+dest_excluded_eval(const struct detect *d, size_t ri, const struct dest *ds, struct term_memo *memo)
 {
 	struct term_target tt = {
 		.peer = &ds->key.peer, .name = ds->server_name, .app_master = ds->app_master,
@@ -426,7 +475,7 @@ dest_excluded_eval(const struct detect *d, size_t ri, const struct dest *ds)
 		.risk = ds->app_risk, .app_done = ds->app_done,
 	};
 
-	return target_excluded(d, ri, &tt);
+	return target_excluded(d, ri, &tt, memo);
 }
 
 /*
@@ -437,18 +486,20 @@ dest_excluded_eval(const struct detect *d, size_t ri, const struct dest *ds)
  * change, so its answer for the first 64 rules is kept as a bitmask until
  * they do (host.c clears excl_gen) or the rules are reloaded (d->gen).
  * Most rules share one allow-list (the sanctioned networks and names):
- * those are evaluated once per destination, not once per rule.
+ * those are evaluated once per destination, not once per rule, and a term
+ * several different lists have in common once per destination too.
  */
 static uint64_t
 dest_excl_mask(const struct detect *d, struct dest *ds)
 {
 	if (ds->excl_gen != d->gen) {
+		struct term_memo memo = { { 0 } };
 		ds->excl_mask = 0;
 		for (size_t i = 0; i < d->rs->nrules && i < 64; i++) {
 			size_t same = d->rt[i].same_filters;
 			if (same != i)	/* earlier, so already answered */
 				ds->excl_mask |= ((ds->excl_mask >> same) & 1) << i;
-			else if (rule_filters(&d->rs->rules[i]) && dest_excluded_eval(d, i, ds))
+			else if (rule_filters(&d->rs->rules[i]) && dest_excluded_eval(d, i, ds, &memo))
 				ds->excl_mask |= 1ULL << i;
 		}
 		ds->excl_gen = d->gen;
@@ -461,8 +512,10 @@ dest_excluded(const struct detect *d, size_t ri, struct dest *ds)
 {
 	if (!rule_filters(&d->rs->rules[ri]))
 		return 0;
-	if (ri >= 64)
-		return dest_excluded_eval(d, ri, ds);
+	if (ri >= 64) {
+		struct term_memo memo = { { 0 } };
+		return dest_excluded_eval(d, ri, ds, &memo);
+	}
 	return (dest_excl_mask(d, ds) >> ri) & 1;
 }
 
@@ -1045,6 +1098,7 @@ visit_subject(void *vctx, const struct subject *s)
 	const struct detector_ops *ops = d->ops[vc->scope];
 	const struct host *h = NULL;
 	int h_looked = 0;
+	struct term_memo memo = { { 0 } };
 	struct term_target tt = {
 		.peer = s->has_peer ? &s->peer : NULL, .name = s->name, .app_master = s->app_master,
 		.app_proto = s->app_proto, .app_category = s->app_category, .port = s->port,
@@ -1076,7 +1130,7 @@ visit_subject(void *vctx, const struct subject *s)
 		}
 		/* Filters after the conditions: their globs cost more than the
 		 * comparisons, and almost every subject fails a comparison. */
-		if (i < r->ncond || (rule_filters(r) && target_excluded(d, ri, &tt)))
+		if (i < r->ncond || (rule_filters(r) && target_excluded(d, ri, &tt, &memo)))
 			continue;
 		if (!h_looked) {
 			h = host_lookup(d->ht, &s->host);
