@@ -33,6 +33,7 @@
 #include "pool.h"
 #include "rules.h"
 #include "sensor.h"
+#include "strcopy.h"
 #include "table.h"
 
 #define DNS_PORT	53
@@ -379,7 +380,7 @@ pair_get(struct dnsmon *m, const struct ip_addr *host, const char *dom)
 	h->head = table_slot(m->pairs, p);
 	h->npairs++;
 	/* A domain longer than the field is kept cut (it is only shown). */
-	snprintf(p->name, sizeof p->name, "%.*s", (int)sizeof p->name - 1, dom);
+	str_copy(p->name, sizeof p->name, dom);
 	return p;
 }
 

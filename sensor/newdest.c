@@ -26,6 +26,7 @@
 #include "newdest.h"
 #include "rules.h"
 #include "sensor.h"
+#include "strcopy.h"
 #include "table.h"
 
 #define ND_MAGIC	"OFNEWDST"
@@ -89,9 +90,9 @@ static uint64_t
 dh_domain(const char *dom)
 {
 	char b[DOMAIN_MAX + 2];
-	int n = snprintf(b, sizeof b, "d%s", dom);
 
-	return hash_bytes(b, (size_t)n < sizeof b ? (size_t)n : sizeof b - 1, ND_SEED);
+	b[0] = 'd';
+	return hash_bytes(b, 1 + str_copy(b + 1, sizeof b - 1, dom), ND_SEED);
 }
 
 static uint32_t
@@ -246,8 +247,8 @@ newdest_classified(void *mod, struct flow *f, uint64_t now)
 	seen_touch(nd, NULL, dh, now, now, &net_knew);
 	if (r != NULL && !r->named) {
 		r->named = 1;
-		snprintf(r->name, sizeof r->name, "%s", f->server_name);
-		snprintf(r->domain, sizeof r->domain, "%.*s", (int)sizeof r->domain - 1, dom);
+		str_copy(r->name, sizeof r->name, f->server_name);
+		str_copy(r->domain, sizeof r->domain, dom);
 		if (host_knew)
 			r->host_new = 0;
 		if (net_knew)
