@@ -31,19 +31,16 @@
 
 #define ND_MAGIC	"OFNEWDST"
 #define ND_HDR		32u
-#define ND_REC		40u
+#define ND_REC		16u		/* version 2 */
+#define ND_REC_V1	40u
 #define ND_SEED		0x6e65776465737431ull	/* fixed: hashes are persisted */
 #define US		1000000ull
 
-struct seen_key {
-	struct ip_addr host;	/* all zero: the whole network */
-	uint64_t dh;		/* destination hash: address or registered domain */
-};
-
+/* A (host, destination) pair: see seen_fp(). */
 struct seen {
 	struct tnode node;
-	struct seen_key key;
-	uint64_t first_us, last_us;
+	uint64_t fp;
+	uint32_t first_s, last_s;	/* packet time, seconds */
 };
 
 struct recent_key {
@@ -95,44 +92,65 @@ dh_domain(const char *dom)
 	return hash_bytes(b, 1 + str_copy(b + 1, sizeof b - 1, dom), ND_SEED);
 }
 
-static uint32_t
-seen_hash(const struct newdest *nd, const struct seen_key *k)
+/*
+ * The fingerprint of (host, destination hash); a NULL host is the whole
+ * network (all-zero address). Fixed seed: it is what the state file keeps.
+ * A chain of bijective mixes over the three words: for one host, distinct
+ * destinations never share a fingerprint.
+ */
+static uint64_t
+seen_fp(const struct ip_addr *host, uint64_t dh)
 {
-	return (uint32_t)hash_mix64(k->dh ^ addr_hash(&k->host, nd->seed));
+	uint64_t w[2] = { 0, 0 };
+
+	if (host != NULL)
+		memcpy(w, host->b, 16);
+	return hash_mix64(hash_mix64(hash_mix64(w[0] ^ ND_SEED) ^ w[1]) ^ dh);
+}
+
+/* The table's hash of a fingerprint: this run's seed, so crafted names cannot pile up. */
+static uint32_t
+seen_hash(const struct newdest *nd, uint64_t fp)
+{
+	return (uint32_t)hash_mix64(fp ^ nd->seed);
 }
 
 /*
- * Records a contact; returns the entry (new entries start at first_us) and
- * in *existed whether it was there before: "known?" and "remember it" in
- * one probe (every new flow asks both, for the host and for the network).
+ * Records a contact (packet time, seconds); returns in *existed whether
+ * the pair was there before: "known?" and "remember it" in one probe
+ * (every new flow asks both, for the host and for the network).
  */
-static struct seen *
-seen_touch(struct newdest *nd, const struct ip_addr *host, uint64_t dh, uint64_t first_us,
-    uint64_t last_us, int *existed)
+static void
+seen_touch(struct newdest *nd, uint64_t fp, uint32_t first_s, uint32_t last_s, int *existed)
 {
-	struct seen_key k;
 	struct seen *e;
 
-	memset(&k, 0, sizeof k);
-	if (host != NULL)
-		k.host = *host;
-	k.dh = dh;
 	*existed = 0;
-	if ((e = table_lookup(nd->seen, &k, seen_hash(nd, &k))) != NULL) {
-		if (last_us > e->last_us)
-			e->last_us = last_us;
+	if ((e = table_lookup(nd->seen, &fp, seen_hash(nd, fp))) != NULL) {
+		if (last_s > e->last_s)
+			e->last_s = last_s;
 		table_touch(nd->seen, e, -1);
 		*existed = 1;
-		return e;
+		return;
 	}
 	if (table_full(nd->seen)) {
 		table_del(nd->seen, table_head(nd->seen, 0));
 		nd->seen_evicted++;
 	}
-	e = table_add(nd->seen, &k, seen_hash(nd, &k), 0);
-	e->first_us = first_us;
-	e->last_us = last_us;
-	return e;
+	e = table_add(nd->seen, &fp, seen_hash(nd, fp), 0);
+	e->first_s = first_s;
+	e->last_s = last_s;
+}
+
+/* A contact now by host (NULL: the network) with destination dh; was it known? */
+static int
+seen_contact(struct newdest *nd, const struct ip_addr *host, uint64_t dh, uint64_t now_us)
+{
+	uint32_t s = (uint32_t)(now_us / US);
+	int existed;
+
+	seen_touch(nd, seen_fp(host, dh), s, s, &existed);
+	return existed;
 }
 
 /* ---- the recent new destinations ------------------------------------------ */
@@ -170,11 +188,9 @@ contact(struct newdest *nd, const struct ip_addr *host, struct flow *f, uint64_t
 
 	if (nd->created_us == 0)
 		nd->created_us = now;	/* the memory's first day */
-	int host_knew, net_knew;
-
 	/* Asked before the contact is recorded: an entry is earlier history. */
-	seen_touch(nd, host, dh, now, now, &host_knew);
-	seen_touch(nd, NULL, dh, now, now, &net_knew);
+	int host_knew = seen_contact(nd, host, dh, now);
+	int net_knew = seen_contact(nd, NULL, dh, now);
 	/* A destination found new a moment ago is "known" now, but its
 	 * later flows still add to its upload: look in the recent ones first. */
 	if ((r = recent_find(nd, host, peer)) == NULL && !host_knew) {
@@ -242,9 +258,8 @@ newdest_classified(void *mod, struct flow *f, uint64_t now)
 	    domain_registered_cached(nd->domains, f->server_name, dom, sizeof dom) == NULL)
 		return;
 	dh = dh_domain(dom);
-	int host_knew, net_knew;
-	seen_touch(nd, host, dh, now, now, &host_knew);
-	seen_touch(nd, NULL, dh, now, now, &net_knew);
+	int host_knew = seen_contact(nd, host, dh, now);
+	int net_knew = seen_contact(nd, NULL, dh, now);
 	if (r != NULL && !r->named) {
 		r->named = 1;
 		str_copy(r->name, sizeof r->name, f->server_name);
@@ -321,12 +336,13 @@ state_parse(struct newdest *nd, const uint8_t *buf, size_t len)
 		state_bad(nd, "not a first-seen state file (bad magic)");
 		return;
 	}
-	if (get_u32(buf + 8) != NEWDEST_STATE_VERSION || get_u32(buf + 12) != ND_REC) {
+	uint32_t version = get_u32(buf + 8), rec = get_u32(buf + 12);
+	if (!(version == NEWDEST_STATE_VERSION && rec == ND_REC) && !(version == 1 && rec == ND_REC_V1)) {
 		state_bad(nd, "foreign format (unknown version or record size, or another byte order)");
 		return;
 	}
 	count = get_u64(buf + 16);
-	if (count > (len - ND_HDR - 8) / ND_REC || ND_HDR + count * ND_REC + 8 != len) {
+	if (count > (len - ND_HDR - 8) / rec || ND_HDR + count * rec + 8 != len) {
 		state_bad(nd, "truncated or padded (size does not match its entry count)");
 		return;
 	}
@@ -336,14 +352,15 @@ state_parse(struct newdest *nd, const uint8_t *buf, size_t len)
 	}
 	nd->created_us = get_u64(buf + 24);
 	for (uint64_t i = 0; i < count; i++) {
-		const uint8_t *r = buf + ND_HDR + i * ND_REC;
-		struct ip_addr host;
-		memcpy(host.b, r, 16);
-		int net = 1;
-		for (int k = 0; k < 16; k++)
-			net &= host.b[k] == 0;
+		const uint8_t *r = buf + ND_HDR + i * rec;
 		int existed;
-		seen_touch(nd, net ? NULL : &host, get_u64(r + 16), get_u64(r + 24), get_u64(r + 32), &existed);
+		if (version == 1) {
+			struct ip_addr host;
+			memcpy(host.b, r, 16);	/* all zero, the network, fingerprints as NULL does */
+			seen_touch(nd, seen_fp(&host, get_u64(r + 16)), (uint32_t)(get_u64(r + 24) / US),
+			    (uint32_t)(get_u64(r + 32) / US), &existed);
+		} else
+			seen_touch(nd, get_u64(r), get_u32(r + 8), get_u32(r + 12), &existed);
 	}
 	nd->loaded = count;
 }
@@ -409,10 +426,9 @@ newdest_save_now(void *mod)
 	bad |= fwrite(hdr, sizeof hdr, 1, fp) != 1;
 	/* Stalest first, so a load rebuilds the same LRU order. */
 	for (struct seen *e = table_head(nd->seen, 0); e != NULL; e = table_next(nd->seen, e)) {
-		memcpy(rec, e->key.host.b, 16);
-		put_u64(rec + 16, e->key.dh);
-		put_u64(rec + 24, e->first_us);
-		put_u64(rec + 32, e->last_us);
+		put_u64(rec, e->fp);
+		put_u32(rec + 8, e->first_s);
+		put_u32(rec + 12, e->last_s);
 		h = fnv(h, rec, sizeof rec);
 		bad |= fwrite(rec, sizeof rec, 1, fp) != 1;
 	}
@@ -573,7 +589,7 @@ newdest_new(const struct detector_env *env, char *err, size_t errlen)
 	size_t cap = env->cfg->max_newdest;
 	struct table_config sc = {
 		.capacity = cap, .entry_size = sizeof(struct seen),
-		.key_off = offsetof(struct seen, key), .key_len = sizeof(struct seen_key),
+		.key_off = offsetof(struct seen, fp), .key_len = sizeof(uint64_t),
 		.nlists = 1, .what = "newdest",
 	};
 	/* New destinations are a small part of what is remembered. */

@@ -6,7 +6,10 @@
  * Owns two bounded tables:
  *  - the first-seen memory: (internal host, destination) and (the whole
  *    network, destination), where a destination is an external address or
- *    the registered domain of its server name (sensor/domain.h). Least
+ *    the registered domain of its server name (sensor/domain.h). An entry
+ *    is the pair's 64-bit fingerprint and its first and last contact in
+ *    seconds, 32 bytes with its table links (two different pairs share a
+ *    fingerprint with odds of about 2^-29 in a full default table). Least
  *    recently used entries are evicted when full, and counted. It survives
  *    restarts: with --state-dir it is loaded from NEWDEST_STATE_FILE at
  *    start and written atomically (temporary file, fsync, rename) every
@@ -27,11 +30,14 @@
  *   +--------+--------+--------+----------------+----------------+
  *   | magic  |version | recsize| count          | created_us     |
  *   +--------+--------+--------+----------------+----------------+
- *   | count x { host[16] (all zero = network), dest hash u64,    |
- *   |           first_us u64, last_us u64 }            40 B each |
+ *   | count x { fingerprint u64, first_s u32, last_s u32 }       |
+ *   |                                                  16 B each |
  *   +------------------------------------------------------------+
  *   | FNV-1a 64 of everything above                          u64 |
  *   +------------------------------------------------------------+
+ *
+ * Version 1 files (records of host[16], dest hash u64, first_us u64,
+ * last_us u64: 40 B) are still read, their pairs fingerprinted on load.
  */
 #ifndef OUTFLOW_NEWDEST_H
 #define OUTFLOW_NEWDEST_H
@@ -39,7 +45,7 @@
 #include "detector.h"
 
 #define NEWDEST_STATE_FILE	"newdest.state"
-#define NEWDEST_STATE_VERSION	1u
+#define NEWDEST_STATE_VERSION	2u
 #define NEWDEST_SAVE_S		600u		/* periodic save, packet time */
 #define NEWDEST_RECENT_S	(24u * 3600u)	/* a new destination stays "new" this long */
 
