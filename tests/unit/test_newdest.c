@@ -193,13 +193,29 @@ first_run(struct tdir *d, size_t *nrec)
 	mh_free(&h);	/* saves */
 }
 
+/* A restart on first_run()'s state: its 6 entries load and its traffic is known. */
+static void
+restart_knows_first_run(struct mh *h, struct tdir *d)
+{
+	char st[1024];
+
+	SETUP(h, R_DEFAULT, 1024, d->fd, d->path);
+	CHECK_EQ_S(newdest_state_error(h->mod[0]), "");
+	mh_stats(h, 0, st, sizeof st);
+	CHECK(strstr(st, "\"seen\":6,") != NULL);
+	CHECK(strstr(st, "\"loaded\":6,") != NULL);
+	mh_tcp_xfer(h, HOST, 40001, EXT, 443, 1, 2000000, PB_T0);
+	mh_tcp_xfer(h, HOST2, 40004, "198.51.100.1", 443, 1, 2000000, PB_T0);	/* the network knew it */
+	mh_tick(h, PB_T0, PB_T0 + 10 * PB_SEC);
+	CHECK_EQ_U(h->nrec, 0);
+}
+
 static void
 test_newdest_state_round_trip_and_restart_does_not_realert(void)
 {
 	struct tdir d;
 	struct mh h;
 	struct stat sb;
-	char st[1024];
 	size_t n1;
 
 	if (tdir_new(&d) != 0) {
@@ -213,15 +229,7 @@ test_newdest_state_round_trip_and_restart_does_not_realert(void)
 	CHECK_EQ_U(sb.st_size, 32 + 6 * 16 + 8);
 	CHECK(fstatat(d.fd, NEWDEST_STATE_FILE ".tmp", &sb, 0) != 0);	/* renamed, not left */
 	/* Second run over the same traffic: everything is known. */
-	SETUP(&h, R_DEFAULT, 1024, d.fd, d.path);
-	mh_stats(&h, 0, st, sizeof st);
-	CHECK(strstr(st, "\"seen\":6,") != NULL);
-	CHECK(strstr(st, "\"loaded\":6,") != NULL);
-	CHECK_EQ_S(newdest_state_error(h.mod[0]), "");
-	mh_tcp_xfer(&h, HOST, 40001, EXT, 443, 1, 2000000, PB_T0);
-	mh_tcp_xfer(&h, HOST2, 40004, "198.51.100.1", 443, 1, 2000000, PB_T0);	/* the network knew it */
-	mh_tick(&h, PB_T0, PB_T0 + 10 * PB_SEC);
-	CHECK_EQ_U(h.nrec, 0);
+	restart_knows_first_run(&h, &d);
 	mh_free(&h);
 	tdir_free(&d);
 }
@@ -264,7 +272,6 @@ test_newdest_version_1_state_still_loads(void)
 	struct tdir d;
 	struct mh h;
 	struct stat sb;
-	char st[1024];
 	int fd;
 
 	if (tdir_new(&d) != 0) {
@@ -274,16 +281,7 @@ test_newdest_version_1_state_still_loads(void)
 	fd = openat(d.fd, NEWDEST_STATE_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	CHECK(fd >= 0 && write(fd, v1_state, sizeof v1_state) == (ssize_t)sizeof v1_state);
 	close(fd);
-	SETUP(&h, R_DEFAULT, 1024, d.fd, d.path);
-	CHECK_EQ_S(newdest_state_error(h.mod[0]), "");
-	mh_stats(&h, 0, st, sizeof st);
-	CHECK(strstr(st, "\"seen\":6,") != NULL);
-	CHECK(strstr(st, "\"loaded\":6,") != NULL);
-	/* The same traffic as first_run(): all of it known, nothing new. */
-	mh_tcp_xfer(&h, HOST, 40001, EXT, 443, 1, 2000000, PB_T0);
-	mh_tcp_xfer(&h, HOST2, 40004, "198.51.100.1", 443, 1, 2000000, PB_T0);	/* the network knew it */
-	mh_tick(&h, PB_T0, PB_T0 + 10 * PB_SEC);
-	CHECK_EQ_U(h.nrec, 0);
+	restart_knows_first_run(&h, &d);
 	/* A destination the file does not hold is still new. */
 	mh_tcp_xfer(&h, HOST, 40005, "198.51.100.77", 443, 1, 2000000, PB_T0 + 20 * PB_SEC);
 	mh_tick(&h, PB_T0 + 10 * PB_SEC, PB_T0 + 30 * PB_SEC);
