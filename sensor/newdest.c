@@ -116,22 +116,20 @@ seen_hash(const struct newdest *nd, uint64_t fp)
 }
 
 /*
- * Records a contact (packet time, seconds); returns in *existed whether
- * the pair was there before: "known?" and "remember it" in one probe
- * (every new flow asks both, for the host and for the network).
+ * Records a contact (packet time, seconds); returns whether the pair was
+ * there before: "known?" and "remember it" in one probe (every new flow
+ * asks both, for the host and for the network).
  */
-static void
-seen_touch(struct newdest *nd, uint64_t fp, uint32_t first_s, uint32_t last_s, int *existed)
+static int
+seen_touch(struct newdest *nd, uint64_t fp, uint32_t first_s, uint32_t last_s)
 {
 	struct seen *e;
 
-	*existed = 0;
 	if ((e = table_lookup(nd->seen, &fp, seen_hash(nd, fp))) != NULL) {
 		if (last_s > e->last_s)
 			e->last_s = last_s;
 		table_touch(nd->seen, e, -1);
-		*existed = 1;
-		return;
+		return 1;
 	}
 	if (table_full(nd->seen)) {
 		table_del(nd->seen, table_head(nd->seen, 0));
@@ -140,6 +138,7 @@ seen_touch(struct newdest *nd, uint64_t fp, uint32_t first_s, uint32_t last_s, i
 	e = table_add(nd->seen, &fp, seen_hash(nd, fp), 0);
 	e->first_s = first_s;
 	e->last_s = last_s;
+	return 0;
 }
 
 /* A contact now by host (NULL: the network) with destination dh; was it known? */
@@ -147,10 +146,8 @@ static int
 seen_contact(struct newdest *nd, const struct ip_addr *host, uint64_t dh, uint64_t now_us)
 {
 	uint32_t s = (uint32_t)(now_us / US);
-	int existed;
 
-	seen_touch(nd, seen_fp(host, dh), s, s, &existed);
-	return existed;
+	return seen_touch(nd, seen_fp(host, dh), s, s);
 }
 
 /* ---- the recent new destinations ------------------------------------------ */
@@ -353,14 +350,13 @@ state_parse(struct newdest *nd, const uint8_t *buf, size_t len)
 	nd->created_us = get_u64(buf + 24);
 	for (uint64_t i = 0; i < count; i++) {
 		const uint8_t *r = buf + ND_HDR + i * rec;
-		int existed;
 		if (version == 1) {
 			struct ip_addr host;
 			memcpy(host.b, r, 16);	/* all zero, the network, fingerprints as NULL does */
 			seen_touch(nd, seen_fp(&host, get_u64(r + 16)), (uint32_t)(get_u64(r + 24) / US),
-			    (uint32_t)(get_u64(r + 32) / US), &existed);
+			    (uint32_t)(get_u64(r + 32) / US));
 		} else
-			seen_touch(nd, get_u64(r), get_u32(r + 8), get_u32(r + 12), &existed);
+			seen_touch(nd, get_u64(r), get_u32(r + 8), get_u32(r + 12));
 	}
 	nd->loaded = count;
 }
