@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "log.h"
 #include "table.h"
@@ -19,9 +20,21 @@ struct table {
 	 * in every profile of the sensor.
 	 */
 	uint32_t *index;
+	/*
+	 * The index starts small and doubles as the table fills, keeping the
+	 * load at most 1/2, up to 2x capacity: a table sized for a million
+	 * flows that holds forty thousand would otherwise keep 8 MB of index
+	 * resident, touched all over by the hash. A growing table has two
+	 * index regions of the full size, mapped at start (address space, not
+	 * memory, until touched), and rehashes from one into the other, then
+	 * hands the old one's pages back: growing can never fail at run time.
+	 */
+	uint32_t *spare;	/* the other region; NULL when the index cannot grow */
+	size_t full;		/* index words at full size */
+	size_t map_bytes;	/* each region's mapping, page-rounded; 0 = calloc'd */
 	uint32_t slot_mask;	/* low slot_bits set */
 	unsigned slot_bits;
-	size_t mask;
+	size_t mask;		/* current index words - 1 */
 	size_t count;
 	uint32_t free_head;	/* slots freed by table_del, reused first */
 	uint32_t fresh;		/* slots [fresh, capacity) never used yet */
@@ -46,6 +59,22 @@ table_at(struct table *t, uint32_t slot)
 	return node_at(t, slot);
 }
 
+/* An index region: zero-filled pages, each made resident when first touched. */
+static uint32_t *
+region_new(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+region_free(uint32_t *r, size_t bytes)
+{
+	if (r != NULL)
+		munmap(r, bytes);
+}
+
 struct table *
 table_new(const struct table_config *cfg, char *err, size_t errlen)
 {
@@ -64,10 +93,23 @@ table_new(const struct table_config *cfg, char *err, size_t errlen)
 	if (t == NULL)
 		goto oom;
 	t->cfg = *cfg;
+	t->full = isz;
 	t->slots = calloc(cfg->capacity, cfg->entry_size);
-	t->index = calloc(isz, sizeof *t->index);
-	if (t->slots == NULL || t->index == NULL)
+	if (t->slots == NULL)
 		goto oom;
+	if (isz <= TABLE_INDEX_MIN) {
+		t->index = calloc(isz, sizeof *t->index);
+		if (t->index == NULL)
+			goto oom;
+	} else {
+		size_t page = 4096;
+		t->map_bytes = (isz * sizeof *t->index + page - 1) / page * page;
+		t->index = region_new(t->map_bytes);
+		t->spare = region_new(t->map_bytes);
+		if (t->index == NULL || t->spare == NULL)
+			goto oom;
+		isz = TABLE_INDEX_MIN;
+	}
 	t->mask = isz - 1;
 	/* slot + 1 <= capacity < 2^30, so at least 2 tag bits remain. */
 	t->slot_bits = 1;
@@ -97,7 +139,12 @@ table_free(struct table *t)
 	if (t == NULL)
 		return;
 	free(t->slots);
-	free(t->index);
+	if (t->map_bytes) {
+		region_free(t->index, t->map_bytes);
+		region_free(t->spare, t->map_bytes);
+	} else {
+		free(t->index);
+	}
 	free(t);
 }
 
@@ -197,12 +244,44 @@ list_append(struct table *t, struct tnode *n, uint32_t slot)
 	t->tail[n->list] = slot;
 }
 
+/*
+ * Doubles the index: every word moves to its home under the new mask (or
+ * the first free position after it). The tag bits do not depend on the
+ * mask, so words move unchanged; only the home needs the entry's hash.
+ */
+static void
+index_grow(struct table *t)
+{
+	size_t nmask = t->mask * 2 + 1;
+	uint32_t *from = t->index, *to = t->spare;
+
+	for (size_t i = 0; i <= t->mask; i++) {
+		uint32_t e = from[i];
+		if (e == 0)
+			continue;
+		size_t pos = node_at(t, index_slot(t, e))->hash & nmask;
+		while (to[pos] != 0)
+			pos = (pos + 1) & nmask;
+		to[pos] = e;
+	}
+	/* Private anonymous pages read back as zeros after this: the region is
+	 * ready to be grown into next time, and no longer counts as resident. */
+	madvise(from, t->map_bytes, MADV_DONTNEED);
+	t->index = to;
+	t->spare = from;
+	t->mask = nmask;
+}
+
 void *
 table_add(struct table *t, const void *key, uint32_t hash, int list)
 {
-	size_t pos = index_pos(t, key, hash);
 	uint32_t slot;
 	struct tnode *n;
+
+	if ((t->count + 1) * 2 > t->mask + 1 && t->mask + 1 < t->full)
+		index_grow(t);
+
+	size_t pos = index_pos(t, key, hash);
 
 	OF_ASSERT(!table_full(t) && t->index[pos] == 0 && list >= 0 && list < t->cfg.nlists);
 	if (t->free_head != TABLE_NIL) {
@@ -343,4 +422,10 @@ size_t
 table_bytes(const struct table *t)
 {
 	return t->cfg.capacity * t->cfg.entry_size + (t->mask + 1) * sizeof *t->index;
+}
+
+size_t
+table_index_words(const struct table *t)
+{
+	return t->mask + 1;
 }

@@ -2,14 +2,17 @@
  * table - a fixed-capacity hash table with LRU lists, shared by the flow,
  * host and destination tables.
  *
- * All memory is allocated once (capacity entries of entry_size bytes, plus
- * an index of 2x capacity rounded to a power of two), so a table can never
- * grow with traffic; the caller decides what to evict when it is full
- * (normally the head of an LRU list: the entry seen longest ago) and counts
- * it. Each entry starts with a struct tnode; the key lives at key_off inside
- * the entry and is compared with memcmp, so keys must be padding-free or
- * zeroed. Lookups use linear probing; removal uses backward-shift deletion,
- * so no tombstones accumulate under churn.
+ * All memory is reserved once (capacity entries of entry_size bytes, plus
+ * an index of up to 2x capacity rounded to a power of two), so a table can
+ * never grow past its configuration; the caller decides what to evict when
+ * it is full (normally the head of an LRU list: the entry seen longest ago)
+ * and counts it. Pages become resident as entries are first used, and the
+ * index doubles from TABLE_INDEX_MIN words as the table fills (load at most
+ * 1/2), so a large cap costs memory only as traffic fills it. Each entry
+ * starts with a struct tnode; the key lives at key_off inside the entry and
+ * is compared with memcmp, so keys must be padding-free or zeroed. Lookups
+ * use linear probing; removal uses backward-shift deletion, so no tombstones
+ * accumulate under churn.
  *
  * Entries are threaded on up to TABLE_MAX_LISTS LRU lists (e.g. one per
  * timeout class): table_touch() moves an entry to its list's tail, so each
@@ -22,6 +25,7 @@
 #include <stdint.h>
 
 #define TABLE_MAX_LISTS 4
+#define TABLE_INDEX_MIN 1024	/* index words a table starts with (or its full size, if less) */
 #define TABLE_NIL UINT32_MAX
 
 struct tnode {
@@ -97,7 +101,9 @@ void *table_victim(struct table *t, int list, uint64_t (*weight)(const void *ent
 /* Slot number of an entry (stable while it lives) and back. */
 uint32_t table_slot(const struct table *t, const void *entry);
 void *table_at(struct table *t, uint32_t slot);
-/* Bytes allocated by the table, for the stats. */
+/* Bytes the table holds for its entries (all capacity) and its index (as grown so far). */
 size_t table_bytes(const struct table *t);
+/* Index words in use now: TABLE_INDEX_MIN (or the full size) doubling up to 2x capacity. */
+size_t table_index_words(const struct table *t);
 
 #endif

@@ -7,7 +7,7 @@
  * the index force clusters to wrap around, which is where backward-shift
  * deletion is easiest to get wrong. A randomized test checks the table
  * against a plain array (membership, values and LRU order) over 100k
- * operations.
+ * operations; another checks the index as it doubles under churn.
  */
 #include <stdlib.h>
 
@@ -440,6 +440,111 @@ test_table_hash_tags_never_confuse_keys_at_any_capacity(void)
 	}
 }
 
+/*
+ * The index starts at TABLE_INDEX_MIN words and doubles whenever an add
+ * would take the load past 1/2, up to 2x capacity. Growing moves every word
+ * to its home under the new mask; it alternates between two regions, so the
+ * third growth lands in the region the first one left, which must read as
+ * empty again. Under random adds and deletes, with hashes whose homes crowd
+ * the end of every index size (wrapping clusters before and after each
+ * doubling), the table must keep answering exactly as a presence array
+ * does, and the index must be as small as the load allows.
+ */
+#define G_CAP	4000	/* full index: 8192 words, three doublings from 1024 */
+#define G_KEYS	16384
+
+static uint32_t
+h_grow(uint32_t key)
+{
+	/* homes 1017..1023, 2041..2047, 4089..4095 or 8185..8191 under every mask */
+	static const uint32_t ends[] = { 0x3f9, 0x7fa, 0xffb, 0x1ffc, 0x3fd, 0x7fe, 0xfff, 0x1fff };
+
+	return key % 3 ? (key << 13) | ends[key % 8] : key * 2654435761u;
+}
+
+static size_t
+words_for(size_t count)
+{
+	size_t w = TABLE_INDEX_MIN;
+
+	while (count * 2 > w)
+		w *= 2;
+	return w;
+}
+
+static void
+test_table_index_grows_with_the_load_and_keeps_every_entry(void)
+{
+	struct table *t = mk(G_CAP, 1);
+	uint8_t *present = calloc(G_KEYS, 1);
+	size_t count = 0, wrong = 0, peak = 0, bad_size = 0;
+
+	if (t == NULL || present == NULL)
+		goto out;
+	CHECK_EQ_U(table_index_words(t), TABLE_INDEX_MIN);
+	for (int op = 0; op < 200000; op++) {
+		uint32_t k = rnd(G_KEYS);
+		struct ent *e = find(t, k, h_grow(k));
+		if ((e != NULL) != present[k] || (e && e->val != k * 7 + 1)) {
+			wrong++;
+			continue;
+		}
+		/* Fill to capacity in the first half, then churn around 3/4 full. */
+		int adding = op < 100000 ? rnd(4) != 0 : count < G_CAP * 3 / 4;
+		if (adding && e == NULL && !table_full(t)) {
+			add(t, k, h_grow(k), 0);
+			present[k] = 1;
+			count++;
+		} else if (!adding && e != NULL) {
+			table_del(t, e);
+			present[k] = 0;
+			count--;
+		}
+		if (count > peak)
+			peak = count;
+		/* Never shrinks: sized by the most entries it has held. */
+		if (table_index_words(t) != words_for(peak))
+			bad_size++;
+		if (op % 4999 == 0)
+			for (uint32_t j = 0; j < G_KEYS; j++)
+				wrong += (find(t, j, h_grow(j)) != NULL) != present[j];
+	}
+	for (uint32_t j = 0; j < G_KEYS; j++) {
+		struct ent *x = find(t, j, h_grow(j));
+		wrong += (x != NULL) != present[j] || (x && x->val != j * 7 + 1);
+	}
+	CHECK_EQ_U(wrong, 0);
+	CHECK_EQ_U(bad_size, 0);
+	CHECK_EQ_U(table_count(t), count);
+	CHECK_EQ_U(peak, G_CAP);
+	CHECK_EQ_U(table_index_words(t), 8192);
+	CHECK_EQ_U(table_bytes(t), G_CAP * sizeof(struct ent) + 8192 * sizeof(uint32_t));
+out:
+	free(present);
+	table_free(t);
+}
+
+/* A table whose full index is no larger than TABLE_INDEX_MIN starts at full size. */
+static void
+test_table_small_index_is_full_size_from_the_start(void)
+{
+	struct table *t = mk(TABLE_INDEX_MIN / 2, 1);
+	struct table *u = mk(TABLE_INDEX_MIN / 2 + 1, 1);
+
+	CHECK(t != NULL && u != NULL);
+	if (t != NULL && u != NULL) {
+		CHECK_EQ_U(table_index_words(t), TABLE_INDEX_MIN);
+		CHECK_EQ_U(table_index_words(u), TABLE_INDEX_MIN);
+		for (uint32_t k = 0; k <= TABLE_INDEX_MIN / 2; k++)
+			add(u, k, h_collide(k), 0);
+		CHECK_EQ_U(table_index_words(u), 2 * TABLE_INDEX_MIN);
+		for (uint32_t k = 0; k <= TABLE_INDEX_MIN / 2; k++)
+			CHECK(find(u, k, h_collide(k)) != NULL);
+	}
+	table_free(t);
+	table_free(u);
+}
+
 T_MAIN("table",
     T(test_table_rejects_bad_config),
     T(test_table_add_lookup_del_with_colliding_hashes),
@@ -448,4 +553,6 @@ T_MAIN("table",
     T(test_table_full_reuses_freed_slots_and_never_exceeds_capacity),
     T(test_table_matches_reference_model_over_100k_random_ops),
     T(test_table_victim_is_the_lightest_of_the_8_stalest),
-    T(test_table_hash_tags_never_confuse_keys_at_any_capacity))
+    T(test_table_hash_tags_never_confuse_keys_at_any_capacity),
+    T(test_table_index_grows_with_the_load_and_keeps_every_entry),
+    T(test_table_small_index_is_full_size_from_the_start))
