@@ -99,8 +99,8 @@ host_hour(struct baseline_mod *m, const struct ip_addr *a, uint32_t hour)
 
 	if (h == NULL || h->clk.cur_hour < hour || h->clk.cur_hour >= hour + HOST_HOURS)
 		return v;
-	v.out = h->hour[hour % HOST_HOURS][HC_OUT];
-	v.in = h->hour[hour % HOST_HOURS][HC_IN];
+	v.out = host_hour_bucket(h, hour, HC_OUT);
+	v.in = host_hour_bucket(h, hour, HC_IN);
 	v.valid = (v.out | v.in) != 0;
 	return v;
 }

@@ -20,12 +20,24 @@ struct dest_detail {
 	uint64_t ring_sum[2][DC__COUNT];	/* as struct host's */
 };
 
+/*
+ * 64-bit rings of a host that would pass 4 GiB in a 32-bit bucket. One per
+ * host slot, reserved with the table and touched only when a host needs it:
+ * every host can widen, so nothing is ever clipped, and a host that never
+ * does costs none of it.
+ */
+struct host_wide {
+	uint64_t min[HOST_MINUTES][HC__COUNT];
+	uint64_t hour[HOST_HOURS][HC__COUNT];
+};
+
 struct host_tables {
 	struct host_config cfg;
 	struct table *hosts;
 	struct table *dests;
+	struct host_wide *wide;		/* [max_hosts], by host slot */
 	struct pool details;		/* struct dest_detail, owned by a destination's slot */
-	uint64_t hosts_evicted, dests_evicted, details_folded, details_evicted;
+	uint64_t hosts_evicted, dests_evicted, details_folded, details_evicted, hosts_widened;
 };
 
 /* ---- windows ------------------------------------------------------------
@@ -37,10 +49,38 @@ struct host_tables {
  * adds to it (ring_add) and every clear subtracts.
  */
 
+/*
+ * One set of rings as the window code sees it: a host's (32-bit buckets
+ * inline, or 64-bit once widened) or a busy destination's (64-bit). Built
+ * for each use from the owner (host_rings, detail_rings), never stored.
+ */
+struct rings {
+	void *min, *hour;	/* [HOST_MINUTES][width], [HOST_HOURS][width] */
+	uint64_t *sum;		/* [2][width] */
+	uint32_t width;
+	uint32_t narrow;	/* 32-bit buckets; the caller checked each add fits */
+};
+
+static inline uint64_t
+bucket_get(const struct rings *r, const void *ring, size_t i)
+{
+	return r->narrow ? ((const uint32_t *)ring)[i] : ((const uint64_t *)ring)[i];
+}
+
+static inline void
+bucket_add(const struct rings *r, void *ring, size_t i, uint64_t v)
+{
+	if (r->narrow)
+		((uint32_t *)ring)[i] += (uint32_t)v;
+	else
+		((uint64_t *)ring)[i] += v;
+}
+
 /* Zeroes the buckets a ring of n skips when its clock moves from *cur to now. */
 static void
-ring_advance(uint64_t *ring, uint64_t *sum, uint32_t n, size_t width, uint32_t *cur, uint32_t now)
+ring_advance(const struct rings *r, void *ring, uint64_t *sum, uint32_t n, uint32_t *cur, uint32_t now)
 {
+	size_t bsize = r->narrow ? sizeof(uint32_t) : sizeof(uint64_t);
 	uint32_t gap;
 
 	if (now <= *cur)
@@ -49,32 +89,33 @@ ring_advance(uint64_t *ring, uint64_t *sum, uint32_t n, size_t width, uint32_t *
 	if (gap > n || *cur == 0)
 		gap = n;
 	for (uint32_t i = 0; i < gap; i++) {
-		uint64_t *b = ring + ((now - i) % n) * width;
-		for (size_t c = 0; c < width; c++)
-			sum[c] -= b[c];
-		memset(b, 0, width * sizeof *ring);
+		size_t b = ((now - i) % n) * r->width;
+		for (size_t c = 0; c < r->width; c++)
+			sum[c] -= bucket_get(r, ring, b + c);
+		memset((uint8_t *)ring + b * bsize, 0, r->width * bsize);
 	}
 	*cur = now;
 }
 
-static void
-win_advance(struct win_clock *clk, uint64_t *min, uint64_t *hour, uint64_t *sum, size_t width,
-    uint64_t now_us)
+static inline void
+win_advance(struct win_clock *clk, const struct rings *r, uint64_t now_us)
 {
 	uint32_t m = (uint32_t)(now_us / 60000000u);
 
-	ring_advance(min, sum, HOST_MINUTES, width, &clk->cur_min, m);
-	ring_advance(hour, sum + width, HOST_HOURS, width, &clk->cur_hour, m / 60);
+	if (m <= clk->cur_min)
+		return;		/* most packets: the minute, so the hour too, is current */
+	ring_advance(r, r->min, r->sum, HOST_MINUTES, &clk->cur_min, m);
+	ring_advance(r, r->hour, r->sum + r->width, HOST_HOURS, &clk->cur_hour, m / 60);
 }
 
 /* Adds v to counter c of epoch minute m's buckets. */
-static void
-ring_add(uint64_t *min, uint64_t *hour, uint64_t *sum, size_t width, size_t c, uint32_t m, uint64_t v)
+static inline void
+ring_add(const struct rings *r, size_t c, uint32_t m, uint64_t v)
 {
-	min[(m % HOST_MINUTES) * width + c] += v;
-	hour[(m / 60 % HOST_HOURS) * width + c] += v;
-	sum[c] += v;
-	sum[width + c] += v;
+	bucket_add(r, r->min, (m % HOST_MINUTES) * r->width + c, v);
+	bucket_add(r, r->hour, (m / 60 % HOST_HOURS) * r->width + c, v);
+	r->sum[c] += v;
+	r->sum[r->width + c] += v;
 }
 
 /*
@@ -82,8 +123,7 @@ ring_add(uint64_t *min, uint64_t *hour, uint64_t *sum, size_t width, size_t c, u
  * minutes up to an hour, whole hours beyond (rules_attr.c enforces that).
  */
 static uint64_t
-win_sum(const struct win_clock *clk, const uint64_t *min, const uint64_t *hour, const uint64_t *rsum,
-    size_t width, size_t c, uint32_t window_s, uint64_t now_us)
+win_sum(const struct win_clock *clk, const struct rings *r, size_t c, uint32_t window_s, uint64_t now_us)
 {
 	uint32_t now_m = (uint32_t)(now_us / 60000000u);
 	uint64_t sum = 0;
@@ -92,27 +132,42 @@ win_sum(const struct win_clock *clk, const uint64_t *min, const uint64_t *hour, 
 		uint32_t n = window_s / 60 ? window_s / 60 : 1;
 		/* The window is the whole ring, as the clock stands: its total. */
 		if (n == HOST_MINUTES && now_m == clk->cur_min && now_m >= HOST_MINUTES - 1)
-			return rsum[c];
+			return r->sum[c];
 		for (uint32_t k = 0; k < n && k <= now_m; k++) {
 			uint32_t m = now_m - k;
 			if (m > clk->cur_min || m + HOST_MINUTES <= clk->cur_min)
 				continue;
-			sum += min[(m % HOST_MINUTES) * width + c];
+			sum += bucket_get(r, r->min, (m % HOST_MINUTES) * r->width + c);
 		}
 	} else {
 		uint32_t now_h = now_m / 60, n = window_s / 3600;
 		if (n > HOST_HOURS)
 			n = HOST_HOURS;
 		if (n == HOST_HOURS && now_h == clk->cur_hour && now_h >= HOST_HOURS - 1)
-			return rsum[width + c];
+			return r->sum[r->width + c];
 		for (uint32_t k = 0; k < n && k <= now_h; k++) {
 			uint32_t h = now_h - k;
 			if (h > clk->cur_hour || h + HOST_HOURS <= clk->cur_hour)
 				continue;
-			sum += hour[(h % HOST_HOURS) * width + c];
+			sum += bucket_get(r, r->hour, (h % HOST_HOURS) * r->width + c);
 		}
 	}
 	return sum;
+}
+
+/* The window code only writes through these when the owner was writable. */
+static struct rings
+host_rings(const struct host *h)
+{
+	if (h->wide != NULL)
+		return (struct rings){ h->wide->min, h->wide->hour, (uint64_t *)&h->ring_sum[0][0], HC__COUNT, 0 };
+	return (struct rings){ (void *)h->min, (void *)h->hour, (uint64_t *)&h->ring_sum[0][0], HC__COUNT, 1 };
+}
+
+static struct rings
+detail_rings(const struct dest_detail *x)
+{
+	return (struct rings){ (void *)x->min, (void *)x->hour, (uint64_t *)&x->ring_sum[0][0], DC__COUNT, 0 };
 }
 
 uint64_t
@@ -130,8 +185,21 @@ host_window_start(uint32_t window_s, uint64_t now_us)
 uint64_t
 host_window(const struct host *h, enum host_ctr c, uint32_t window_s, uint64_t now_us)
 {
-	return win_sum(&h->clk, &h->min[0][0], &h->hour[0][0], &h->ring_sum[0][0], HC__COUNT, c,
-	    window_s, now_us);
+	struct rings r = host_rings(h);
+
+	return win_sum(&h->clk, &r, c, window_s, now_us);
+}
+
+uint64_t
+host_minute_bucket(const struct host *h, uint32_t minute, enum host_ctr c)
+{
+	return h->wide ? h->wide->min[minute % HOST_MINUTES][c] : h->min[minute % HOST_MINUTES][c];
+}
+
+uint64_t
+host_hour_bucket(const struct host *h, uint32_t hour, enum host_ctr c)
+{
+	return h->wide ? h->wide->hour[hour % HOST_HOURS][c] : h->hour[hour % HOST_HOURS][c];
 }
 
 /* Inline slots: unit k (epoch minute or hour + 1) is in a window of n units ending at now_k. */
@@ -155,9 +223,8 @@ dest_window(const struct dest *d, enum dest_ctr c, uint32_t window_s, uint64_t n
 	uint32_t now_m = (uint32_t)(now_us / 60000000u);
 
 	if (d->win.detail != NULL) {
-		const struct dest_detail *x = d->win.detail;
-		return win_sum(&x->clk, &x->min[0][0], &x->hour[0][0], &x->ring_sum[0][0], DC__COUNT, c,
-		    window_s, now_us);
+		struct rings r = detail_rings(d->win.detail);
+		return win_sum(&d->win.detail->clk, &r, c, window_s, now_us);
 	}
 	if (window_s <= HOST_MINUTES * 60u)
 		return slots_sum(d->win.mkey, d->win.m, DEST_MSLOTS, c, now_m, window_s / 60 ? window_s / 60 : 1);
@@ -193,6 +260,11 @@ host_tables_new(const struct host_config *cfg, char *err, size_t errlen)
 	if (ht->cfg.max_dest_details == 0)
 		ht->cfg.max_dest_details = cfg->max_dests / 16 + 1;
 	xc.capacity = ht->cfg.max_dest_details < POOL_NIL ? (uint32_t)ht->cfg.max_dest_details : POOL_NIL;
+	if ((ht->wide = calloc(cfg->max_hosts, sizeof *ht->wide)) == NULL) {
+		snprintf(err, errlen, "cannot reserve 64-bit rings for %zu hosts", cfg->max_hosts);
+		host_tables_free(ht);
+		return NULL;
+	}
 	if ((ht->hosts = table_new(&hc, err, errlen)) == NULL ||
 	    (ht->dests = table_new(&dc, err, errlen)) == NULL ||
 	    pool_init(&ht->details, &xc, err, errlen) != 0) {
@@ -209,6 +281,7 @@ host_tables_free(struct host_tables *ht)
 		return;
 	table_free(ht->hosts);
 	table_free(ht->dests);
+	free(ht->wide);
 	pool_fini(&ht->details);
 	free(ht);
 }
@@ -317,8 +390,9 @@ static void
 detail_attach(struct host_tables *ht, struct dest *d, uint64_t now_us)
 {
 	struct dest_detail *x = detail_get(ht, d);
+	struct rings r = detail_rings(x);
 
-	win_advance(&x->clk, &x->min[0][0], &x->hour[0][0], &x->ring_sum[0][0], DC__COUNT, now_us);
+	win_advance(&x->clk, &r, now_us);
 	for (int i = 0; i < DEST_MSLOTS; i++)
 		if (d->win.mkey[i] != 0 && x->clk.cur_min - (d->win.mkey[i] - 1) < HOST_MINUTES)
 			for (int c = 0; c < DC__COUNT; c++) {
@@ -512,18 +586,57 @@ dest_of_flow(struct host_tables *ht, struct flow *f, int end, struct host *h,
 static void
 host_touch(struct host_tables *ht, struct host *h, uint64_t now_us)
 {
-	win_advance(&h->clk, &h->min[0][0], &h->hour[0][0], &h->ring_sum[0][0], HC__COUNT, now_us);
+	struct rings r = host_rings(h);
+
+	win_advance(&h->clk, &r, now_us);
 	h->last_us = now_us;
 	table_touch(ht->hosts, h, -1);
 }
 
+/* Moves h's buckets to the 64-bit rings of its slot, for good (while it lives). */
 static void
-host_add(struct host *h, enum host_ctr c, uint64_t v, uint64_t now_us)
+host_widen(struct host_tables *ht, struct host *h)
+{
+	struct host_wide *w = &ht->wide[table_slot(ht->hosts, h)];
+
+	for (int i = 0; i < HOST_MINUTES; i++)
+		for (int c = 0; c < HC__COUNT; c++)
+			w->min[i][c] = h->min[i][c];
+	for (int i = 0; i < HOST_HOURS; i++)
+		for (int c = 0; c < HC__COUNT; c++)
+			w->hour[i][c] = h->hour[i][c];
+	h->wide = w;
+	ht->hosts_widened++;
+}
+
+/* host_add's rare case: h is wide, or becomes so with v. */
+static void
+host_add_wide(struct host_tables *ht, struct host *h, enum host_ctr c, uint32_t m, uint64_t v)
+{
+	if (h->wide == NULL)
+		host_widen(ht, h);
+	struct rings r = host_rings(h);
+	ring_add(&r, c, m, v);
+}
+
+static inline void
+host_add(struct host_tables *ht, struct host *h, enum host_ctr c, uint64_t v, uint64_t now_us)
 {
 	uint32_t m = (uint32_t)(now_us / 60000000u);
+	uint32_t *mb = &h->min[m % HOST_MINUTES][c], *hb = &h->hour[m / 60 % HOST_HOURS][c];
 
-	ring_add(&h->min[0][0], &h->hour[0][0], &h->ring_sum[0][0], HC__COUNT, c, m, v);
 	h->total[c] += v;
+	/* With the sensor's clock never going back, the hour bucket holds the
+	 * minute's bytes too, so its check implies the minute's; the minute's
+	 * stays so that no caller with an older time can ever wrap a bucket. */
+	if (h->wide == NULL && (uint64_t)*mb + v <= UINT32_MAX && (uint64_t)*hb + v <= UINT32_MAX) {
+		*mb += (uint32_t)v;
+		*hb += (uint32_t)v;
+		h->ring_sum[0][c] += v;
+		h->ring_sum[1][c] += v;
+	} else {
+		host_add_wide(ht, h, c, m, v);
+	}
 }
 
 static void
@@ -558,8 +671,9 @@ dest_add(struct host_tables *ht, struct dest *d, enum dest_ctr c, uint64_t v, ui
 		detail_attach(ht, d, now_us);
 	}
 	x = d->win.detail;
-	win_advance(&x->clk, &x->min[0][0], &x->hour[0][0], &x->ring_sum[0][0], DC__COUNT, now_us);
-	ring_add(&x->min[0][0], &x->hour[0][0], &x->ring_sum[0][0], DC__COUNT, c, m, v);
+	struct rings r = detail_rings(x);
+	win_advance(&x->clk, &r, now_us);
+	ring_add(&r, c, m, v);
 }
 
 static void
@@ -638,13 +752,13 @@ host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *
 			d->port = rport;
 			d->l4proto = f->key.proto;
 			if (!f->resp_internal)
-				host_add(h, HC_OUT_FLOWS, 1, now);
+				host_add(ht, h, HC_OUT_FLOWS, 1, now);
 		}
 		d->peer_internal = f->resp_internal;
 		if (f->resp_internal)
-			host_add(h, sent ? HC_INT_OUT : HC_INT_IN, bytes, now);
+			host_add(ht, h, sent ? HC_INT_OUT : HC_INT_IN, bytes, now);
 		else {
-			host_add(h, sent ? HC_OUT : HC_IN, bytes, now);
+			host_add(ht, h, sent ? HC_OUT : HC_IN, bytes, now);
 			if (sent && bytes > 0)
 				host_peer_seen(h, ra, now);
 		}
@@ -662,9 +776,9 @@ host_account(struct host_tables *ht, struct flow *f, int dir, const struct pkt *
 
 		host_touch(ht, h, now);
 		if (f->init_internal)
-			host_add(h, sent ? HC_INT_OUT : HC_INT_IN, bytes, now);
+			host_add(ht, h, sent ? HC_INT_OUT : HC_INT_IN, bytes, now);
 		else
-			host_add(h, sent ? HC_SRV_OUT : HC_SRV_IN, bytes, now);
+			host_add(ht, h, sent ? HC_SRV_OUT : HC_SRV_IN, bytes, now);
 		if (sent)
 			h->out_ip_bytes += p->ip_len;
 		else
@@ -815,6 +929,7 @@ host_get_stats(const struct host_tables *ht, struct host_stats *out)
 	out->max_dest_details = pool_capacity(&ht->details);
 	out->dest_details_folded = ht->details_folded;
 	out->dest_details_evicted = ht->details_evicted;
+	out->hosts_widened = ht->hosts_widened;
 	out->bytes = table_bytes(ht->hosts) + table_bytes(ht->dests) +
 	    pool_bytes(&ht->details);
 }

@@ -82,13 +82,21 @@ struct host_app {
 	uint64_t out, in;	/* payload bytes, all directions of its flows */
 };
 
+struct host_wide;
+
+/*
+ * A host's buckets are 32-bit (4 GiB a minute or an hour per counter); one
+ * that would pass that moves, whole, to 64-bit rings (wide), so no count
+ * is ever clipped. Read buckets through host_minute_bucket/host_hour_bucket.
+ */
 struct host {
 	struct tnode node;
 	struct ip_addr addr;		/* the key */
 	uint64_t first_us, last_us;
 	struct win_clock clk;
-	uint64_t min[HOST_MINUTES][HC__COUNT];
-	uint64_t hour[HOST_HOURS][HC__COUNT];
+	uint32_t min[HOST_MINUTES][HC__COUNT];
+	uint32_t hour[HOST_HOURS][HC__COUNT];
+	struct host_wide *wide;		/* NULL: the buckets above hold the counts */
 	uint64_t ring_sum[2][HC__COUNT];	/* each ring's total ([0] minutes, [1] hours), kept
 						 * as buckets fill and clear: a window as long as a
 						 * ring (1 h, 24 h) is one read, not 60 or 24 */
@@ -155,6 +163,7 @@ struct host_stats {
 	size_t dest_details, max_dest_details;
 	uint64_t dest_details_folded;	/* pool full: rings folded back inline */
 	uint64_t dest_details_evicted;	/* pool full: destination evicted */
+	uint64_t hosts_widened;		/* hosts moved to 64-bit rings (a bucket passed 4 GiB) */
 	size_t bytes;	/* allocated by both tables */
 };
 
@@ -183,6 +192,13 @@ uint64_t host_window(const struct host *h, enum host_ctr c, uint32_t window_s, u
 uint64_t dest_window(const struct dest *d, enum dest_ctr c, uint32_t window_s, uint64_t now_us);
 /* Start of the span a window covers (the oldest bucket's start), in us. */
 uint64_t host_window_start(uint32_t window_s, uint64_t now_us);
+/*
+ * A host's bucket for an epoch minute or hour, as kept (its slot is
+ * minute % HOST_MINUTES, hour % HOST_HOURS: the caller checks the unit is
+ * still within the ring, against h->clk).
+ */
+uint64_t host_minute_bucket(const struct host *h, uint32_t minute, enum host_ctr c);
+uint64_t host_hour_bucket(const struct host *h, uint32_t hour, enum host_ctr c);
 /* Distinct external peers this hour (HyperLogLog estimate). */
 uint32_t host_peers(const struct host *h, uint64_t now_us);
 

@@ -617,6 +617,7 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 	json_u64_kv(&j, "destination_details_capacity", hs.max_dest_details);
 	json_u64_kv(&j, "destination_details_folded", hs.dest_details_folded);
 	json_u64_kv(&j, "destination_details_evicted", hs.dest_details_evicted);
+	json_u64_kv(&j, "hosts_widened", hs.hosts_widened);
 	json_obj_close(&j);
 	json_obj_open(&j, "alerts");
 	json_u64_kv(&j, "total", s->c.alerts);

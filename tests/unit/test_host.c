@@ -472,12 +472,12 @@ ring_brute(const struct host *h, enum host_ctr c, uint32_t window_s, uint64_t no
 	if (window_s <= HOST_MINUTES * 60) {
 		for (uint32_t k = 0; k < window_s / 60 && k <= now_m; k++)
 			if (now_m - k <= h->clk.cur_min && now_m - k + HOST_MINUTES > h->clk.cur_min)
-				sum += h->min[(now_m - k) % HOST_MINUTES][c];
+				sum += host_minute_bucket(h, now_m - k, c);
 		return sum;
 	}
 	for (uint32_t k = 0; k < window_s / 3600 && k < HOST_HOURS && k <= now_h; k++)
 		if (now_h - k <= h->clk.cur_hour && now_h - k + HOST_HOURS > h->clk.cur_hour)
-			sum += h->hour[(now_h - k) % HOST_HOURS][c];
+			sum += host_hour_bucket(h, now_h - k, c);
 	return sum;
 }
 
@@ -508,8 +508,9 @@ dest_matches_host(struct pb_net *n, const char *host, uint64_t now)
 	return 1;
 }
 
+/* big_every: now and then (1 in big_every packets, 0 = never) 1.5 GB in one packet. */
 static void
-run_random_traffic(struct pb_net *n, size_t details, uint64_t *folded_or_evicted)
+run_random_traffic(struct pb_net *n, size_t details, uint32_t big_every, struct host_stats *st)
 {
 	const char *hosts[2] = { "10.0.0.5", "10.0.0.6" };
 	int alive[2] = { 1, 1 }, bad = 0;
@@ -525,7 +526,8 @@ run_random_traffic(struct pb_net *n, size_t details, uint64_t *folded_or_evicted
 		uint64_t r = rng >> 33;
 		t += r % 10 == 0 ? (r % 7) * 3600 * 1000000ULL : r % 3 == 0 ? (r % 5) * PB_MIN : (r % 50) * 1000000ULL;
 		int k = (int)(r & 1);
-		struct pkt p = pb_udp(hosts[k], 40000, EXT, 5000, 1 + (uint32_t)(r % 1400), t);
+		uint32_t len = big_every && r % big_every == 0 ? 1500000000u : 1 + (uint32_t)(r % 1400);
+		struct pkt p = pb_udp(hosts[k], 40000, EXT, 5000, len, t);
 		pb_send(n, &p);
 		if (r % 4 == 0) {	/* a reply */
 			struct pkt q = pb_udp(EXT, 5000, hosts[k], 40000, 1 + (uint32_t)(r % 900), t);
@@ -542,22 +544,21 @@ run_random_traffic(struct pb_net *n, size_t details, uint64_t *folded_or_evicted
 		}
 	}
 	CHECK_EQ_U(bad, 0);
-	struct host_stats st;
-	host_get_stats(n->hosts, &st);
-	*folded_or_evicted = st.dest_details_folded + st.dest_details_evicted;
-	CHECK(st.dest_details <= details);
+	host_get_stats(n->hosts, st);
+	CHECK(st->dest_details <= details);
 }
 
 static void
 test_host_sparse_destination_windows_equal_full_rings(void)
 {
 	struct pb_net n;
-	uint64_t fe = 0;
+	struct host_stats st;
 
 	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
 	/* The flow would be idle-expired across the hour gaps: give it a fresh table each run. */
-	run_random_traffic(&n, 16, &fe);
-	CHECK_EQ_U(fe, 0);
+	run_random_traffic(&n, 16, 0, &st);
+	CHECK_EQ_U(st.dest_details_folded + st.dest_details_evicted, 0);
+	CHECK_EQ_U(st.hosts_widened, 0);
 	pb_net_free(&n);
 }
 
@@ -565,12 +566,29 @@ static void
 test_host_full_detail_pool_folds_or_evicts_and_stays_exact(void)
 {
 	struct pb_net n;
-	uint64_t fe = 0;
+	struct host_stats st;
 
 	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
 	/* One block for two busy destinations: they take it from each other. */
-	run_random_traffic(&n, 1, &fe);
-	CHECK(fe > 0);
+	run_random_traffic(&n, 1, 0, &st);
+	CHECK(st.dest_details_folded + st.dest_details_evicted > 0);
+	pb_net_free(&n);
+}
+
+/*
+ * The same 30 hours with a 1.5 GB packet now and then: both hosts pass
+ * 4 GiB in some bucket and move to 64-bit rings mid-run, and every window
+ * must still equal its bucket sums and the destination's own count.
+ */
+static void
+test_host_random_traffic_past_4_gib_widens_hosts_exactly(void)
+{
+	struct pb_net n;
+	struct host_stats st;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	run_random_traffic(&n, 16, 29, &st);
+	CHECK_EQ_U(st.hosts_widened, 2);
 	pb_net_free(&n);
 }
 
@@ -620,7 +638,7 @@ test_host_inline_bucket_past_4_gib_moves_to_full_rings_exactly(void)
 	CHECK_EQ_U(dest_window(d, DC_OUT, 60, now), 2000000000ull);
 	CHECK_EQ_U(dest_window(d, DC_OUT, 600, now), 6000000000ull);
 	CHECK_EQ_U(dest_window(d, DC_OUT, 3600, now), 6000000000ull);
-	/* The host's own 64-bit rings agree. */
+	/* The host's own rings (64-bit since the first minute passed 4 GiB) agree. */
 	CHECK_EQ_U(host_window(hostof(&n, HOST), HC_OUT, 600, now), 4294967296ull + 6000000000ull);
 	pb_net_free(&n);
 }
@@ -657,6 +675,110 @@ test_host_detail_with_a_bucket_past_4_gib_is_evicted_not_folded(void)
 	pb_net_free(&n);
 }
 
+static uint64_t
+hosts_widened(struct pb_net *n)
+{
+	struct host_stats st;
+
+	host_get_stats(n->hosts, &st);
+	return st.hosts_widened;
+}
+
+/*
+ * A host's buckets are 32-bit: exactly 4 GiB - 1 in a minute fits, one more
+ * byte moves the host to 64-bit rings with every bucket it had. An hour can
+ * pass 4 GiB while each of its minutes fits.
+ */
+static void
+test_host_bucket_past_4_gib_moves_the_host_to_64_bit_rings(void)
+{
+	struct pb_net n;
+	uint64_t t = PB_T0 + 10 * PB_MIN;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	up(&n, EXT, 700, t - 20 * PB_MIN);	/* the hour before: carried over when the host widens */
+	up(&n, EXT, 2147483648u, t);
+	up(&n, EXT, 2147483647u, t + 1);
+	CHECK_EQ_U(hosts_widened(&n), 0);
+	CHECK_EQ_U(out(&n, 60, t + 1), 4294967295ull);
+	up(&n, EXT, 1, t + 2);
+	CHECK_EQ_U(hosts_widened(&n), 1);
+	CHECK_EQ_U(out(&n, 60, t + 2), 4294967296ull);
+	CHECK_EQ_U(out(&n, 1800, t + 2), 4294967296ull + 700);
+	CHECK_EQ_U(out(&n, 3600, t + 2), 4294967296ull + 700);
+	CHECK_EQ_U(out(&n, 24 * 3600, t + 2), 4294967296ull + 700);
+	/* Widened for good: more traffic adds to the 64-bit rings. */
+	up(&n, EXT, 5, t + PB_MIN);
+	CHECK_EQ_U(hosts_widened(&n), 1);
+	CHECK_EQ_U(out(&n, 120, t + PB_MIN), 4294967301ull);
+	/* Another host: 3 x 2 GB in three minutes, each minute fits, the hour does not. */
+	for (int k = 0; k < 3; k++) {
+		struct pkt p = pb_udp("10.0.0.9", 40000, EXT, 5000, 2000000000u, t + (uint64_t)k * PB_MIN);
+		pb_send(&n, &p);
+	}
+	struct host *h = hostof(&n, "10.0.0.9");
+	CHECK(h != NULL);
+	if (h != NULL) {
+		CHECK_EQ_U(host_window(h, HC_OUT, 60, t + 2 * PB_MIN), 2000000000ull);
+		CHECK_EQ_U(host_window(h, HC_OUT, 600, t + 2 * PB_MIN), 6000000000ull);
+		CHECK_EQ_U(host_window(h, HC_OUT, 3600, t + 2 * PB_MIN), 6000000000ull);
+		CHECK_EQ_U(host_hour_bucket(h, (uint32_t)((t + 2 * PB_MIN) / PB_HOUR), HC_OUT), 6000000000ull);
+	}
+	CHECK_EQ_U(hosts_widened(&n), 2);
+	pb_net_free(&n);
+}
+
+/*
+ * A widened host that is evicted leaves its 64-bit rings to whichever host
+ * takes its slot: that host starts narrow and from zero, and if it widens
+ * in turn, nothing of the old counts shows.
+ */
+static void
+test_host_slot_of_an_evicted_wide_host_starts_clean(void)
+{
+	struct pb_net n;
+	struct host_config hc = { .max_hosts = 16, .max_dests = 64, .max_dest_details = 8, .seed = 2 };
+	char err[128], a[32];
+	uint64_t t = PB_T0;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
+	host_tables_free(n.hosts);
+	n.hosts = host_tables_new(&hc, err, sizeof err);
+	CHECK(n.hosts != NULL);
+	if (n.hosts == NULL)
+		return;
+	/* The lightest host, in minute 0 and hour 0, then 15 heavier ones: the table is full. */
+	up(&n, EXT, 3000000000u, t);
+	up(&n, EXT, 2000000000u, t + 1);
+	CHECK_EQ_U(hosts_widened(&n), 1);
+	for (int i = 0; i < 15; i++) {
+		snprintf(a, sizeof a, "10.0.1.%d", i);
+		struct pkt p = pb_udp(a, 40000, EXT, 5000, 3000000000u, t + 2 + (uint64_t)i);
+		pb_send(&n, &p);
+		p = pb_udp(a, 40000, EXT, 5000, 3000000000u, t + 2 + (uint64_t)i);
+		pb_send(&n, &p);
+	}
+	/* A new host evicts the first and takes its slot, in the same minute and hour. */
+	struct pkt p = pb_udp("10.0.2.1", 40000, EXT, 5000, 100, t + 30);
+	pb_send(&n, &p);
+	CHECK(hostof(&n, HOST) == NULL);
+	struct host *h = hostof(&n, "10.0.2.1");
+	CHECK(h != NULL);
+	if (h == NULL)
+		goto out;
+	CHECK(h->wide == NULL);
+	CHECK_EQ_U(host_window(h, HC_OUT, 60, t + 30), 100);
+	CHECK_EQ_U(host_window(h, HC_OUT, 24 * 3600, t + 30), 100);
+	p = pb_udp("10.0.2.1", 40000, EXT, 5000, 4294967295u, t + 31);
+	pb_send(&n, &p);
+	CHECK(h->wide != NULL);
+	CHECK_EQ_U(host_window(h, HC_OUT, 60, t + 31), 4294967395ull);
+	CHECK_EQ_U(host_window(h, HC_OUT, 24 * 3600, t + 31), 4294967395ull);
+	CHECK_EQ_U(host_minute_bucket(h, (uint32_t)(t / PB_MIN), HC_OUT), 4294967395ull);
+out:
+	pb_net_free(&n);
+}
+
 T_MAIN("host",
     T(test_host_one_minute_window_counts_only_the_current_minute),
     T(test_host_window_excludes_buckets_older_than_window),
@@ -674,5 +796,8 @@ T_MAIN("host",
     T(test_host_ipv6_hosts_and_bounded_config),
     T(test_host_sparse_destination_windows_equal_full_rings),
     T(test_host_full_detail_pool_folds_or_evicts_and_stays_exact),
+    T(test_host_random_traffic_past_4_gib_widens_hosts_exactly),
+    T(test_host_bucket_past_4_gib_moves_the_host_to_64_bit_rings),
+    T(test_host_slot_of_an_evicted_wide_host_starts_clean),
     T(test_host_inline_bucket_past_4_gib_moves_to_full_rings_exactly),
     T(test_host_detail_with_a_bucket_past_4_gib_is_evicted_not_folded))
