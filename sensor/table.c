@@ -31,7 +31,7 @@ struct table {
 	 */
 	uint32_t *spare;	/* the other region; NULL when the index cannot grow */
 	size_t full;		/* index words at full size */
-	size_t map_bytes;	/* each region's mapping, page-rounded; 0 = calloc'd */
+	size_t map_bytes;	/* each region's mapping; 0 = calloc'd */
 	uint32_t slot_mask;	/* low slot_bits set */
 	unsigned slot_bits;
 	size_t mask;		/* current index words - 1 */
@@ -102,8 +102,7 @@ table_new(const struct table_config *cfg, char *err, size_t errlen)
 		if (t->index == NULL)
 			goto oom;
 	} else {
-		size_t page = 4096;
-		t->map_bytes = (isz * sizeof *t->index + page - 1) / page * page;
+		t->map_bytes = isz * sizeof *t->index;	/* > 4 KB and a power of two: whole pages */
 		t->index = region_new(t->map_bytes);
 		t->spare = region_new(t->map_bytes);
 		if (t->index == NULL || t->spare == NULL)
@@ -266,7 +265,8 @@ index_grow(struct table *t)
 	}
 	/* Private anonymous pages read back as zeros after this: the region is
 	 * ready to be grown into next time, and no longer counts as resident. */
-	madvise(from, t->map_bytes, MADV_DONTNEED);
+	if (madvise(from, t->map_bytes, MADV_DONTNEED) != 0)
+		memset(from, 0, (t->mask + 1) * sizeof *from);
 	t->index = to;
 	t->spare = from;
 	t->mask = nmask;
