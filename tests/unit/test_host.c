@@ -600,13 +600,26 @@ dest_to(struct pb_net *n, const char *peer)
 	return host_dest_lookup(n->hosts, &h, &p);
 }
 
-static uint64_t
-details_in_use(struct pb_net *n)
+/* A test network whose host tables have this configuration: 0, or -1 (a failed check). */
+static int
+net_with(struct pb_net *n, const struct host_config *hc)
+{
+	char err[128];
+
+	CHECK_EQ_U(pb_net_init(n, 64, 16, 64), 0);
+	host_tables_free(n->hosts);
+	n->hosts = host_tables_new(hc, err, sizeof err);
+	CHECK(n->hosts != NULL);
+	return n->hosts != NULL ? 0 : -1;
+}
+
+static struct host_stats
+stats_of(struct pb_net *n)
 {
 	struct host_stats st;
 
 	host_get_stats(n->hosts, &st);
-	return st.dest_details;
+	return st;
 }
 
 /* Inline buckets are 32-bit: up to 4 GiB a destination stays inline, past it
@@ -621,11 +634,11 @@ test_host_inline_bucket_past_4_gib_moves_to_full_rings_exactly(void)
 	/* Exactly UINT32_MAX in one minute still fits. */
 	up(&n, EXT, 2147483648u, t);
 	up(&n, EXT, 2147483647u, t + 1);
-	CHECK_EQ_U(details_in_use(&n), 0);
+	CHECK_EQ_U(stats_of(&n).dest_details, 0);
 	CHECK_EQ_U(dest_window(dest_to(&n, EXT), DC_OUT, 60, t + 1), 4294967295ull);
 	/* One more byte does not. */
 	up(&n, EXT, 1, t + 2);
-	CHECK_EQ_U(details_in_use(&n), 1);
+	CHECK_EQ_U(stats_of(&n).dest_details, 1);
 	CHECK_EQ_U(dest_window(dest_to(&n, EXT), DC_OUT, 60, t + 2), 4294967296ull);
 	CHECK_EQ_U(dest_window(dest_to(&n, EXT), DC_OUT, 3600, t + 2), 4294967296ull);
 
@@ -634,7 +647,7 @@ test_host_inline_bucket_past_4_gib_moves_to_full_rings_exactly(void)
 		up(&n, "192.0.2.9", 2000000000u, t + (uint64_t)k * PB_MIN);
 	struct dest *d = dest_to(&n, "192.0.2.9");
 	uint64_t now = t + 2 * PB_MIN;
-	CHECK_EQ_U(details_in_use(&n), 2);
+	CHECK_EQ_U(stats_of(&n).dest_details, 2);
 	CHECK_EQ_U(dest_window(d, DC_OUT, 60, now), 2000000000ull);
 	CHECK_EQ_U(dest_window(d, DC_OUT, 600, now), 6000000000ull);
 	CHECK_EQ_U(dest_window(d, DC_OUT, 3600, now), 6000000000ull);
@@ -651,18 +664,13 @@ test_host_detail_with_a_bucket_past_4_gib_is_evicted_not_folded(void)
 	struct pb_net n;
 	struct host_config hc = { .max_hosts = 16, .max_dests = 64, .max_dest_details = 1, .seed = 2 };
 	struct host_stats st;
-	char err[128];
 	uint64_t t = PB_T0;
 
-	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
-	host_tables_free(n.hosts);
-	n.hosts = host_tables_new(&hc, err, sizeof err);
-	CHECK(n.hosts != NULL);
-	if (n.hosts == NULL)
+	if (net_with(&n, &hc) != 0)
 		return;
 	up(&n, EXT, 3000000000u, t);
 	up(&n, EXT, 3000000000u, t + 1);	/* 6 GB in a minute: the one block */
-	CHECK_EQ_U(details_in_use(&n), 1);
+	CHECK_EQ_U(stats_of(&n).dest_details, 1);
 	/* Another destination active in more minutes than it keeps inline. */
 	for (int k = 0; k <= DEST_MSLOTS; k++)
 		up(&n, "192.0.2.9", 100, t + 2 + (uint64_t)k * PB_MIN);
@@ -673,15 +681,6 @@ test_host_detail_with_a_bucket_past_4_gib_is_evicted_not_folded(void)
 	CHECK_EQ_U(dest_window(dest_to(&n, "192.0.2.9"), DC_OUT, 600, t + 2 + DEST_MSLOTS * PB_MIN),
 	    100ull * (DEST_MSLOTS + 1));
 	pb_net_free(&n);
-}
-
-static uint64_t
-hosts_widened(struct pb_net *n)
-{
-	struct host_stats st;
-
-	host_get_stats(n->hosts, &st);
-	return st.hosts_widened;
 }
 
 /*
@@ -699,17 +698,17 @@ test_host_bucket_past_4_gib_moves_the_host_to_64_bit_rings(void)
 	up(&n, EXT, 700, t - 20 * PB_MIN);	/* the hour before: carried over when the host widens */
 	up(&n, EXT, 2147483648u, t);
 	up(&n, EXT, 2147483647u, t + 1);
-	CHECK_EQ_U(hosts_widened(&n), 0);
+	CHECK_EQ_U(stats_of(&n).hosts_widened, 0);
 	CHECK_EQ_U(out(&n, 60, t + 1), 4294967295ull);
 	up(&n, EXT, 1, t + 2);
-	CHECK_EQ_U(hosts_widened(&n), 1);
+	CHECK_EQ_U(stats_of(&n).hosts_widened, 1);
 	CHECK_EQ_U(out(&n, 60, t + 2), 4294967296ull);
 	CHECK_EQ_U(out(&n, 1800, t + 2), 4294967296ull + 700);
 	CHECK_EQ_U(out(&n, 3600, t + 2), 4294967296ull + 700);
 	CHECK_EQ_U(out(&n, 24 * 3600, t + 2), 4294967296ull + 700);
 	/* Widened for good: more traffic adds to the 64-bit rings. */
 	up(&n, EXT, 5, t + PB_MIN);
-	CHECK_EQ_U(hosts_widened(&n), 1);
+	CHECK_EQ_U(stats_of(&n).hosts_widened, 1);
 	CHECK_EQ_U(out(&n, 120, t + PB_MIN), 4294967301ull);
 	/* Another host: 3 x 2 GB in three minutes, each minute fits, the hour does not. */
 	for (int k = 0; k < 3; k++) {
@@ -724,7 +723,7 @@ test_host_bucket_past_4_gib_moves_the_host_to_64_bit_rings(void)
 		CHECK_EQ_U(host_window(h, HC_OUT, 3600, t + 2 * PB_MIN), 6000000000ull);
 		CHECK_EQ_U(host_hour_bucket(h, (uint32_t)((t + 2 * PB_MIN) / PB_HOUR), HC_OUT), 6000000000ull);
 	}
-	CHECK_EQ_U(hosts_widened(&n), 2);
+	CHECK_EQ_U(stats_of(&n).hosts_widened, 2);
 	pb_net_free(&n);
 }
 
@@ -738,19 +737,15 @@ test_host_slot_of_an_evicted_wide_host_starts_clean(void)
 {
 	struct pb_net n;
 	struct host_config hc = { .max_hosts = 16, .max_dests = 64, .max_dest_details = 8, .seed = 2 };
-	char err[128], a[32];
+	char a[32];
 	uint64_t t = PB_T0;
 
-	CHECK_EQ_U(pb_net_init(&n, 64, 16, 64), 0);
-	host_tables_free(n.hosts);
-	n.hosts = host_tables_new(&hc, err, sizeof err);
-	CHECK(n.hosts != NULL);
-	if (n.hosts == NULL)
+	if (net_with(&n, &hc) != 0)
 		return;
 	/* The lightest host, in minute 0 and hour 0, then 15 heavier ones: the table is full. */
 	up(&n, EXT, 3000000000u, t);
 	up(&n, EXT, 2000000000u, t + 1);
-	CHECK_EQ_U(hosts_widened(&n), 1);
+	CHECK_EQ_U(stats_of(&n).hosts_widened, 1);
 	for (int i = 0; i < 15; i++) {
 		snprintf(a, sizeof a, "10.0.1.%d", i);
 		struct pkt p = pb_udp(a, 40000, EXT, 5000, 3000000000u, t + 2 + (uint64_t)i);
