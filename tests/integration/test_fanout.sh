@@ -112,6 +112,11 @@ kill -TERM "${PIDS[0]}"; wait "${PIDS[0]}"; PIDS=()
 
 for c in $caps; do
 	cap=pcaps/$c.pcap
+	# A group of its own for each capture: positions in a group follow join
+	# order, and a socket of the workers before that the kernel has not
+	# released yet would hold position 0 and shift the new workers by one
+	# (seen once in CI, under load: w0 got w1's hosts and the reverse).
+	group=$((group + 1))
 	rm -f "$tmp/offline.json" "$tmp"/w?.json	# -o appends
 	# shellcheck disable=SC2086
 	"$outflow" -r "$cap" -q --stats-interval 0 -o "$tmp/offline.json" $scaled 2>/dev/null
