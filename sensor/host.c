@@ -931,5 +931,5 @@ host_get_stats(const struct host_tables *ht, struct host_stats *out)
 	out->dest_details_evicted = ht->details_evicted;
 	out->hosts_widened = ht->hosts_widened;
 	out->bytes = table_bytes(ht->hosts) + table_bytes(ht->dests) +
-	    pool_bytes(&ht->details);
+	    pool_bytes(&ht->details) + ht->cfg.max_hosts * sizeof *ht->wide;
 }

@@ -164,7 +164,7 @@ struct host_stats {
 	uint64_t dest_details_folded;	/* pool full: rings folded back inline */
 	uint64_t dest_details_evicted;	/* pool full: destination evicted */
 	uint64_t hosts_widened;		/* hosts moved to 64-bit rings (a bucket passed 4 GiB) */
-	size_t bytes;	/* allocated by both tables */
+	size_t bytes;	/* allocated by both tables, the detail pool and the hosts' 64-bit rings */
 };
 
 struct host_tables;
