@@ -10,6 +10,7 @@
 #include "detect.h"
 #include "hash.h"
 #include "log.h"
+#include "strcopy.h"
 #include "table.h"
 #include "tzone.h"
 
@@ -74,7 +75,7 @@ struct detect {
 	uint8_t scope_used[MSCOPE__COUNT];	/* an enabled rule of the set has this scope */
 	const struct detector_ops *ops[MSCOPE__COUNT];	/* registered modules, by scope */
 	void *mod[MSCOPE__COUNT];
-	struct host_tables *ht;	/* during a tick: for host conditions of module rules */
+	struct host_tables *ht;	/* during a tick: destinations' names, host conditions of module rules */
 	struct table *eng;
 	uint32_t gen;		/* bumped per rule install: invalidates dest exclusion caches */
 	struct tzone *tz;	/* the working hours' zone, NULL if the rules set none */
@@ -470,7 +471,7 @@ static int
 dest_excluded_eval(const struct detect *d, size_t ri, const struct dest *ds, struct term_memo *memo)
 {
 	struct term_target tt = {
-		.peer = &ds->key.peer, .name = ds->server_name, .app_master = ds->app_master,
+		.peer = &ds->key.peer, .name = host_dest_name(d->ht, ds), .app_master = ds->app_master,
 		.app_proto = ds->app_proto, .app_category = ds->app_category, .port = ds->port,
 		.risk = ds->app_risk, .app_done = ds->app_done,
 	};
@@ -663,7 +664,7 @@ fill_dest(struct detect *d, struct alert_dest *ad, const struct dest *ds, uint32
 	ad->l4proto = ds->l4proto;
 	dpi_ids_name(d->dpi, ds->app_master, ds->app_proto, ad->app, sizeof ad->app);
 	dpi_eve_proto(d->dpi, ds->app_master, ds->app_proto, ad->app_proto, sizeof ad->app_proto);
-	snprintf(ad->server_name, sizeof ad->server_name, "%s", ds->server_name);
+	str_copy(ad->server_name, sizeof ad->server_name, host_dest_name(d->ht, ds));
 	ad->bytes_out = dest_window(ds, DC_OUT, w, now);
 	ad->bytes_in = dest_window(ds, DC_IN, w, now);
 	ad->flows = ds->flows;
@@ -731,9 +732,9 @@ fill_totals(struct detect *d, struct host_tables *ht, size_t ri, const struct ho
 
 /* Evidence: the destination's open flow and the last one that ended. */
 static void
-dest_flows(const struct dpi *dpi, const struct dest *ds, struct alert *a)
+dest_flows(const struct host_tables *ht, const struct dpi *dpi, const struct dest *ds, struct alert *a)
 {
-	const struct flow *f = host_dest_live_flow(ds);
+	const struct flow *f = host_dest_live_flow(ht, ds);
 	char app[48];
 
 	if (f != NULL)
@@ -741,7 +742,7 @@ dest_flows(const struct dpi *dpi, const struct dest *ds, struct alert *a)
 	if (ds->ended.first_us != 0 && (f == NULL || ds->ended.first_us != f->first_us)) {
 		struct alert_flow af;
 		memset(&af, 0, sizeof af);
-		af.src = ds->key.host;
+		af.src = host_dest_host(ht, ds)->addr;
 		af.dst = ds->key.peer;
 		af.sport = ds->ended.sport;
 		af.dport = ds->ended.dport;
@@ -751,7 +752,7 @@ dest_flows(const struct dpi *dpi, const struct dest *ds, struct alert *a)
 		af.bytes_out = ds->ended.out;
 		af.bytes_in = ds->ended.in;
 		dpi_ids_name(dpi, ds->app_master, ds->app_proto, af.app, sizeof af.app);
-		snprintf(af.server_name, sizeof af.server_name, "%s", ds->server_name);
+		str_copy(af.server_name, sizeof af.server_name, host_dest_name(ht, ds));
 		alert_add_flow_rec(a, &af);
 	}
 }
@@ -763,7 +764,7 @@ detect_pair_flows(struct host_tables *ht, const struct dpi *dpi, const struct ip
 	const struct dest *ds = host_dest_lookup(ht, host, peer);
 
 	if (ds != NULL)
-		dest_flows(dpi, ds, a);
+		dest_flows(ht, dpi, ds, a);
 }
 
 /*
@@ -803,7 +804,7 @@ collect_flows(struct detect *d, struct host_tables *ht, const struct host *h,
 			if (addr_eq(&x->key.peer, &a->dests[i].ip))
 				ds = x;
 		if (ds != NULL)
-			dest_flows(d->dpi, ds, a);
+			dest_flows(ht, d->dpi, ds, a);
 	}
 }
 
@@ -1153,6 +1154,7 @@ detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, uint64_
 
 	if (d->rs == NULL)
 		return;
+	d->ht = ht;
 	/* Working hours on packet time, in the rules' zone: once per tick. */
 	d->off_hours = d->tz != NULL && !rules_workhours_contains(&d->rs->workhours,
 	    (int64_t)(now_us / 1000000u) + tzone_offset(d->tz, (int64_t)(now_us / 1000000u)));
@@ -1169,7 +1171,6 @@ detect_tick(struct detect *d, struct host_tables *ht, uint64_t since_us, uint64_
 			}
 		}
 	}
-	d->ht = ht;
 	for (int sc = MSCOPE_DEST + 1; sc < MSCOPE__COUNT; sc++) {
 		struct visit_ctx vc = { d, (enum metric_scope)sc, now_us };
 		if (want[sc] && d->ops[sc] != NULL && d->ops[sc]->each != NULL)

@@ -28,6 +28,7 @@
 
 struct alert;
 struct domain_cache;
+struct names;
 struct dpi;
 struct host_tables;
 struct json;
@@ -48,6 +49,7 @@ struct detector_env {
 	struct dpi *dpi;			/* names of nDPI ids */
 	const struct netset *home;		/* HOME_NET */
 	struct domain_cache *domains;		/* domain_registered_cached()'s; NULL: none */
+	struct names *names;			/* interned names, for entries that keep one */
 	uint64_t seed;				/* hash seed of this run */
 };
 
@@ -78,6 +80,9 @@ struct detector_ops {
 	enum metric_scope scope;	/* the scope of the metrics it computes */
 	/* Builds the module (its x_new()): NULL with a message in err. */
 	void *(*create)(const struct detector_env *env, char *err, size_t errlen);
+	/* How many names.h references it may hold at once with these caps
+	 * (the sensor sizes the names table by the sum); NULL: none. */
+	size_t (*name_refs)(const struct sensor_config *cfg);
 
 	/* Packet path (each may be NULL). packet() sees every decoded packet of
 	 * a flow with at least one internal end, after accounting. */

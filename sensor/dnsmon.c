@@ -29,17 +29,16 @@
 #include "hash.h"
 #include "json.h"
 #include "minring.h"
+#include "names.h"
 #include "netset.h"
 #include "pool.h"
 #include "rules.h"
 #include "sensor.h"
-#include "strcopy.h"
 #include "table.h"
 
 #define DNS_PORT	53
 #define EPOCH_US	(300ull * 1000000u)	/* shape metrics: this epoch and the last */
 #define HLL_REGS	64			/* 1.04/sqrt(64): ~13 % error, exact-ish when small */
-#define NAME_KEEP	96			/* registered domain text kept per pair */
 #define NSAMPLES	3
 #define SAMPLE_MAX	48			/* raw bytes of a sample name kept */
 #define NFLOWS		2
@@ -114,7 +113,7 @@ struct dns_pair {
 	uint64_t weight;			/* lifetime qname bytes + queries: who stays */
 	uint64_t risk;
 	struct ip_addr server;
-	char name[NAME_KEEP];
+	uint32_t name;				/* the registered domain (names.h reference) */
 	uint32_t ring_head;			/* minring.h's head, light or not */
 	struct dns_epoch ep[2];
 	uint32_t qtypes[QT__N];
@@ -148,10 +147,17 @@ struct dnsmon {
 	uint64_t seed;
 	struct fwd_slot *fwd;
 	struct domain_cache *domains;	/* the sensor's registered-domain cache, lent */
+	struct names *names;		/* the sensor's, lent */
 	struct pool details;		/* struct dns_detail, owned by a pair's slot */
 	uint64_t details_evicted;
 	struct dnsmon_stats st;
 };
+
+static const char *
+pair_name(const struct dnsmon *m, const struct dns_pair *p)
+{
+	return names_str(m->names, p->name);
+}
 
 /* ---- parsing (RFC 1035 4.1) ------------------------------------------------ */
 
@@ -297,6 +303,7 @@ pair_del(struct dnsmon *m, struct dns_pair *p)
 {
 	detail_release(m, p);
 	host_unlink(m, p);
+	names_drop(m->names, p->name);
 	table_del(m->pairs, p);
 }
 
@@ -379,8 +386,8 @@ pair_get(struct dnsmon *m, const struct ip_addr *host, const char *dom)
 		((struct dns_pair *)table_at(m->pairs, h->head))->hprev = table_slot(m->pairs, p);
 	h->head = table_slot(m->pairs, p);
 	h->npairs++;
-	/* A domain longer than the field is kept cut (it is only shown). */
-	str_copy(p->name, sizeof p->name, dom);
+	/* A domain longer than NAMES_MAX is kept cut (it is only shown). */
+	p->name = names_intern(m->names, dom, NAMES_MAX);
 	return p;
 }
 
@@ -939,7 +946,7 @@ dnsmon_each(void *mod, uint64_t since_us, uint64_t now_us, detector_visit_fn vis
 		struct subject s;
 		memset(&s, 0, sizeof s);
 		s.host = p->key.host;
-		s.name = p->name;
+		s.name = pair_name(m, p);
 		s.port = DNS_PORT;
 		s.l4proto = IPPROTO_UDP;
 		s.app_risk = p->risk;
@@ -1054,7 +1061,7 @@ add_flows(const struct dnsmon *m, const struct dns_pair *p, struct alert *a)
 		f.last_us = r->last_us;
 		f.payload_bytes[FLOW_DIR_FWD] = r->out;
 		f.payload_bytes[FLOW_DIR_REV] = r->in;
-		snprintf(f.server_name, sizeof f.server_name, "%.*s", (int)sizeof f.server_name - 1, p->name);
+		snprintf(f.server_name, sizeof f.server_name, "%.*s", (int)sizeof f.server_name - 1, pair_name(m, p));
 		alert_add_flow(a, &f, "DNS");
 	}
 }
@@ -1082,7 +1089,7 @@ dnsmon_evidence(void *mod, const struct subject *s, const struct rule *r, struct
 	ad->l4proto = IPPROTO_UDP;
 	snprintf(ad->app, sizeof ad->app, "DNS");
 	snprintf(ad->app_proto, sizeof ad->app_proto, "dns");
-	snprintf(ad->server_name, sizeof ad->server_name, "%.*s", (int)sizeof ad->server_name - 1, p->name);
+	snprintf(ad->server_name, sizeof ad->server_name, "%.*s", (int)sizeof ad->server_name - 1, pair_name(m, p));
 	ad->bytes_out = a->bytes_out;
 	ad->bytes_in = a->bytes_in;
 	ad->flows = 0;
@@ -1091,11 +1098,11 @@ dnsmon_evidence(void *mod, const struct subject *s, const struct rule *r, struct
 	add_flows(m, p, a);
 	dpi_risk_names(p->risk, risks, sizeof risks);
 	snprintf(a->detail, sizeof a->detail, "%s in query names under %s, %.0f distinct subdomains",
-	    alert_fmt_bytes(a->bytes_out, b, sizeof b), p->name, distinct_names(sh.hll, sh.named));
+	    alert_fmt_bytes(a->bytes_out, b, sizeof b), pair_name(m, p), distinct_names(sh.hll, sh.named));
 
 	json_init(&j, a->extra, sizeof a->extra);
 	json_obj_open(&j, NULL);
-	json_str_kv(&j, "domain", p->name);
+	json_str_kv(&j, "domain", pair_name(m, p));
 	json_str_kv(&j, "server", addr_fmt(&p->server, srv, sizeof srv));
 	json_u64_kv(&j, "bytes_estimated", a->bytes_out + a->bytes_in);
 	json_u64_kv(&j, "qname_bytes", a->bytes_out);
@@ -1175,6 +1182,13 @@ dnsmon_free(void *mod)
 	free(m);
 }
 
+/* A pair holds the name of its domain. */
+static size_t
+dnsmon_name_refs(const struct sensor_config *cfg)
+{
+	return cfg->max_dns_pairs;
+}
+
 void *
 dnsmon_new(const struct detector_env *env, char *err, size_t errlen)
 {
@@ -1203,6 +1217,7 @@ dnsmon_new(const struct detector_env *env, char *err, size_t errlen)
 	m->home = env->home;
 	m->dpi = env->dpi;
 	m->domains = env->domains;
+	m->names = env->names;
 	m->seed = env->seed;
 	m->per_host = env->cfg->max_dns_domains ? env->cfg->max_dns_domains : 1;
 	if ((m->pairs = table_new(&pc, err, errlen)) == NULL || (m->hosts = table_new(&hc, err, errlen)) == NULL ||
@@ -1217,6 +1232,7 @@ const struct detector_ops dnsmon_ops = {
 	.name = "dns",
 	.scope = MSCOPE_DNS,
 	.create = dnsmon_new,
+	.name_refs = dnsmon_name_refs,
 	.packet = dnsmon_packet,
 	.each = dnsmon_each,
 	.value = dnsmon_value,

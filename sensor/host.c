@@ -10,6 +10,7 @@
 #include "hash.h"
 #include "host.h"
 #include "log.h"
+#include "names.h"
 #include "pool.h"
 
 /* Full rings of a destination busier than its inline slots. */
@@ -256,6 +257,11 @@ host_tables_new(const struct host_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	if (cfg->names == NULL) {
+		snprintf(err, errlen, "host tables: no names table");
+		free(ht);
+		return NULL;
+	}
 	ht->cfg = *cfg;
 	if (ht->cfg.max_dest_details == 0)
 		ht->cfg.max_dest_details = cfg->max_dests / 16 + 1;
@@ -305,6 +311,7 @@ static void dest_unlink(struct host_tables *ht, struct dest *d);
 static void
 dest_remove(struct host_tables *ht, struct dest *d)
 {
+	names_drop(ht->cfg.names, d->name);
 	detail_release(ht, d);
 	dest_unlink(ht, d);
 	table_del(ht->dests, d);
@@ -427,7 +434,7 @@ slot_for(uint32_t *keys, int n, uint32_t key, uint32_t span)
 static void
 dest_unlink(struct host_tables *ht, struct dest *d)
 {
-	struct host *h = table_at(ht->hosts, d->host_slot);
+	struct host *h = table_at(ht->hosts, d->key.host_slot);
 	uint32_t slot = table_slot(ht->dests, d);
 
 	if (d->sib_prev != TABLE_NIL)
@@ -521,9 +528,9 @@ dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uin
 	uint32_t hash;
 	struct dest *d;
 
-	k.host = h->addr;
+	k.host_slot = table_slot(ht->hosts, h);
 	k.peer = *peer;
-	hash = (uint32_t)hash_mix64(addr_hash(&k.host, ht->cfg.seed) ^ addr_hash(&k.peer, ht->cfg.seed + 7));
+	hash = (uint32_t)hash_mix64(addr_hash(&h->addr, ht->cfg.seed) ^ addr_hash(&k.peer, ht->cfg.seed + 7));
 	d = table_lookup(ht->dests, &k, hash);
 	if (d != NULL || !create)
 		return d;
@@ -533,7 +540,6 @@ dest_get(struct host_tables *ht, struct host *h, const struct ip_addr *peer, uin
 	}
 	d = table_add(ht->dests, &k, hash, 0);
 	d->first_us = now_us;
-	d->host_slot = table_slot(ht->hosts, h);
 	d->sib_prev = TABLE_NIL;
 	d->sib_next = h->dest_head;
 	if (h->dest_head != TABLE_NIL)
@@ -573,7 +579,7 @@ dest_of_flow(struct host_tables *ht, struct flow *f, int end, struct host *h,
 
 	if (f->dest_slot[end] != 0) {
 		d = table_at(ht->dests, f->dest_slot[end] - 1);
-		if (d->node.used && addr_eq(&d->key.host, &h->addr) && addr_eq(&d->key.peer, peer))
+		if (d->node.used && d->key.host_slot == table_slot(ht->hosts, h) && addr_eq(&d->key.peer, peer))
 			return d;
 	}
 	d = dest_get(ht, h, peer, now_us, create);
@@ -826,8 +832,8 @@ host_flow_classified(struct host_tables *ht, struct flow *f, uint64_t now_us)
 		d->app_risk = f->app_risk;
 		d->app_done = 1;
 		dest_changed(d);	/* what except clauses match may have changed */
-		if (f->server_name[0] != '\0')
-			memcpy(d->server_name, f->server_name, sizeof d->server_name);
+		if (f->server_name[0] != '\0' && strcmp(host_dest_name(ht, d), f->server_name) != 0)
+			names_set(ht->cfg.names, &d->name, f->server_name);
 		/*
 		 * Renamed now, even when the flow ends long after its last packet:
 		 * the next tick's walk over recent destinations must see it.
@@ -856,7 +862,7 @@ host_flow_ended(struct host_tables *ht, const struct flow *f)
 	if (!f->init_internal || !f->counted || f->dest_slot[0] == 0)
 		return;
 	d = table_at(ht->dests, f->dest_slot[0] - 1);
-	if (!d->node.used || !addr_eq(&d->key.host, ia) || !addr_eq(&d->key.peer, ra))
+	if (!d->node.used || !addr_eq(&host_dest_host(ht, d)->addr, ia) || !addr_eq(&d->key.peer, ra))
 		return;
 	d->ended.first_us = f->first_us;
 	d->ended.last_us = f->last_us;
@@ -870,16 +876,28 @@ host_flow_ended(struct host_tables *ht, const struct flow *f)
 }
 
 const struct flow *
-host_dest_live_flow(const struct dest *d)
+host_dest_live_flow(const struct host_tables *ht, const struct dest *d)
 {
 	const struct flow *f = d->live;
 
 	/* Flow slots are reused: the pointer is good only for the flow it was set for. */
 	if (f == NULL || !f->node.used || f->first_us != d->live_first_us ||
-	    f->dest_slot[0] == 0 || !addr_eq(flow_initiator(f, NULL), &d->key.host) ||
+	    f->dest_slot[0] == 0 || !addr_eq(flow_initiator(f, NULL), &host_dest_host(ht, d)->addr) ||
 	    !addr_eq(flow_responder(f, NULL), &d->key.peer))
 		return NULL;
 	return f;
+}
+
+const struct host *
+host_dest_host(const struct host_tables *ht, const struct dest *d)
+{
+	return table_at(ht->hosts, d->key.host_slot);
+}
+
+const char *
+host_dest_name(const struct host_tables *ht, const struct dest *d)
+{
+	return names_str(ht->cfg.names, d->name);
 }
 
 struct host *

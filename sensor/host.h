@@ -112,8 +112,14 @@ struct host {
 	uint64_t excl_ext, excl_int;	/* host's external / internal destinations */
 };
 
+/*
+ * The owner by its slot in the host table: a host's destinations go with it
+ * (host.c removes them first), so the slot names one host for as long as the
+ * destination lives, in 4 bytes rather than 16.
+ */
 struct dest_key {
-	struct ip_addr host, peer;
+	uint32_t host_slot;
+	struct ip_addr peer;
 };
 
 /* A flow that ended, as alert evidence remembers it. */
@@ -124,25 +130,25 @@ struct dest_flow {
 	uint8_t l4proto;
 };
 
+/* Laid out without holes: there is one per (host, peer), a hundred thousand on a busy site. */
 struct dest {
 	struct tnode node;
 	struct dest_key key;
+	uint32_t name;			/* server name (names.h reference): read with host_dest_name() */
 	uint8_t peer_internal;
 	uint8_t l4proto;		/* IP protocol of the latest flow */
-	uint16_t port;			/* responder port of the latest flow */
-	uint16_t app_master, app_proto, app_category;
 	uint8_t app_done;		/* nDPI finished with the latest flow: app ids
 					 * 0/0 then mean "could not classify" */
+	uint16_t port;			/* responder port of the latest flow */
+	uint16_t app_master, app_proto, app_category;
+	uint32_t excl_gen;		/* detect.c's cache: which rules' except clauses */
+	uint32_t sib_prev, sib_next;	/* the owner's list of destinations */
 	uint64_t app_risk;		/* nDPI risk bits of the latest classified flow */
-	char server_name[FLOW_NAME_MAX];
 	uint64_t first_us, last_us;
 	uint64_t flows;
 	struct dest_win win;
 	uint64_t total[DC__COUNT];
-	uint32_t host_slot;		/* owner's slot in the host table */
-	uint32_t excl_gen;		/* detect.c's cache: which rules' except clauses */
 	uint64_t excl_mask;		/* match this destination (valid while excl_gen matches) */
-	uint32_t sib_prev, sib_next;	/* the owner's list of destinations */
 	/* Evidence: the flow started last (valid while it is alive: check with
 	 * host_dest_live_flow()) and the last flow that ended. */
 	const struct flow *live;
@@ -150,7 +156,10 @@ struct dest {
 	struct dest_flow ended;
 };
 
+struct names;
+
 struct host_config {
+	struct names *names;		/* where destinations' server names are kept (lent) */
 	size_t max_hosts;
 	size_t max_dests;
 	size_t max_dest_details;	/* destinations with full minute/hour rings */
@@ -223,7 +232,10 @@ struct dest *host_dest_lookup(struct host_tables *ht, const struct ip_addr *host
 /* The flow that just ended is remembered by its destination, as evidence. */
 void host_flow_ended(struct host_tables *ht, const struct flow *f);
 /* The destination's newest flow if it is still open, else NULL. */
-const struct flow *host_dest_live_flow(const struct dest *d);
+const struct flow *host_dest_live_flow(const struct host_tables *ht, const struct dest *d);
+/* The destination's owner, and its server name ("" if none yet). */
+const struct host *host_dest_host(const struct host_tables *ht, const struct dest *d);
+const char *host_dest_name(const struct host_tables *ht, const struct dest *d);
 
 struct host *host_lookup(struct host_tables *ht, const struct ip_addr *a);
 void host_get_stats(const struct host_tables *ht, struct host_stats *out);

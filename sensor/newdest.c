@@ -23,6 +23,7 @@
 #include "hash.h"
 #include "json.h"
 #include "log.h"
+#include "names.h"
 #include "newdest.h"
 #include "rules.h"
 #include "sensor.h"
@@ -53,14 +54,14 @@ struct recent {
 	uint64_t first_us, last_us, out_bytes;
 	uint8_t host_new, net_new, named, l4proto;
 	uint16_t port, master, app, category;
-	char name[FLOW_NAME_MAX];
-	char domain[FLOW_NAME_MAX];	/* a tail of name: fits where name does */
+	uint32_t name, domain;		/* server name and its registered domain (names.h) */
 };
 
 struct newdest {
 	struct table *seen, *recent;
 	const struct dpi *dpi;
 	struct domain_cache *domains;	/* the sensor's, lent */
+	struct names *names;		/* the sensor's, lent */
 	int dns_id;			/* a DNS flow's name is the query, not the peer's */
 	int dirfd;
 	const char *dir;		/* for messages */
@@ -161,13 +162,21 @@ recent_find(struct newdest *nd, const struct ip_addr *host, const struct ip_addr
 	    addr_hash(peer, nd->seed + 1)));
 }
 
+static void
+recent_del(struct newdest *nd, struct recent *r)
+{
+	names_drop(nd->names, r->name);
+	names_drop(nd->names, r->domain);
+	table_del(nd->recent, r);
+}
+
 static struct recent *
 recent_add(struct newdest *nd, const struct ip_addr *host, const struct ip_addr *peer)
 {
 	struct recent_key k = { *host, *peer };
 
 	if (table_full(nd->recent)) {
-		table_del(nd->recent, table_head(nd->recent, 0));
+		recent_del(nd, table_head(nd->recent, 0));
 		nd->recent_evicted++;
 	}
 	return table_add(nd->recent, &k, (uint32_t)hash_mix64(addr_hash(host, nd->seed) ^
@@ -259,8 +268,8 @@ newdest_classified(void *mod, struct flow *f, uint64_t now)
 	int net_knew = seen_contact(nd, NULL, dh, now);
 	if (r != NULL && !r->named) {
 		r->named = 1;
-		str_copy(r->name, sizeof r->name, f->server_name);
-		str_copy(r->domain, sizeof r->domain, dom);
+		r->name = names_intern(nd->names, f->server_name, sizeof f->server_name);
+		r->domain = names_intern(nd->names, dom, NAMES_MAX);
 		if (host_knew)
 			r->host_new = 0;
 		if (net_knew)
@@ -463,7 +472,7 @@ newdest_tick(void *mod, uint64_t now)
 	struct recent *r;
 
 	while ((r = table_head(nd->recent, 0)) != NULL && r->last_us + NEWDEST_RECENT_S * US < now) {
-		table_del(nd->recent, r);
+		recent_del(nd, r);
 		nd->recent_expired++;
 	}
 	if (nd->dirfd >= 0) {
@@ -491,7 +500,7 @@ newdest_each(void *mod, uint64_t since_us, uint64_t now_us, detector_visit_fn vi
 		s.host = r->key.host;
 		s.peer = r->key.peer;
 		s.has_peer = 1;
-		s.name = r->name[0] ? r->name : NULL;
+		s.name = r->name != NAME_NONE ? names_str(nd->names, r->name) : NULL;
 		s.port = r->port;
 		s.l4proto = r->l4proto;
 		s.app_master = r->master;
@@ -538,7 +547,7 @@ newdest_evidence(void *mod, const struct subject *s, const struct rule *rule, st
 	json_init(&j, a->extra, sizeof a->extra);
 	json_obj_open(&j, NULL);
 	json_str_kv(&j, "first_seen", json_fmt_time(r->first_us, t, sizeof t));
-	json_str_kv(&j, "domain", r->domain);
+	json_str_kv(&j, "domain", names_str(nd->names, r->domain));
 	json_bool_kv(&j, "new_to_network", r->net_new);
 	json_str_kv(&j, "learning_since", json_fmt_time(nd->created_us, t, sizeof t));
 	json_obj_close(&j);
@@ -578,6 +587,20 @@ newdest_free(void *mod)
 	free(nd);
 }
 
+/* New destinations are a small part of what is remembered. */
+static size_t
+recent_cap(size_t max_newdest)
+{
+	return max_newdest / 16 > 64 ? max_newdest / 16 : 64;
+}
+
+/* A recent new destination holds its server name and registered domain. */
+static size_t
+newdest_name_refs(const struct sensor_config *cfg)
+{
+	return 2 * recent_cap(cfg->max_newdest);
+}
+
 void *
 newdest_new(const struct detector_env *env, char *err, size_t errlen)
 {
@@ -588,9 +611,8 @@ newdest_new(const struct detector_env *env, char *err, size_t errlen)
 		.key_off = offsetof(struct seen, fp), .key_len = sizeof(uint64_t),
 		.nlists = 1, .what = "newdest",
 	};
-	/* New destinations are a small part of what is remembered. */
 	struct table_config rc = {
-		.capacity = cap / 16 > 64 ? cap / 16 : 64, .entry_size = sizeof(struct recent),
+		.capacity = recent_cap(cap), .entry_size = sizeof(struct recent),
 		.key_off = offsetof(struct recent, key), .key_len = sizeof(struct recent_key),
 		.nlists = 1, .what = "newdest recent",
 	};
@@ -601,6 +623,7 @@ newdest_new(const struct detector_env *env, char *err, size_t errlen)
 	}
 	nd->dpi = env->dpi;
 	nd->domains = env->domains;
+	nd->names = env->names;
 	nd->dns_id = env->dpi ? dpi_proto_lookup(env->dpi, "DNS") : -1;
 	nd->seed = env->seed ^ 0x4e44;
 	nd->dirfd = env->state_dirfd;
@@ -619,6 +642,7 @@ const struct detector_ops newdest_ops = {
 	.name = "newdest",
 	.scope = MSCOPE_NEWDEST,
 	.create = newdest_new,
+	.name_refs = newdest_name_refs,
 	.packet = newdest_packet,
 	.flow_classified = newdest_classified,
 	.tick = newdest_tick,

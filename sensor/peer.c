@@ -23,6 +23,7 @@
 #include "dpi.h"
 #include "hash.h"
 #include "json.h"
+#include "names.h"
 #include "peer.h"
 #include "pool.h"
 #include "rules.h"
@@ -35,8 +36,6 @@
 #define PEER_LIGHT	2		/* connections kept inline */
 #define LIGHT_BUCKETS	2		/* volume buckets kept inline */
 #define DETAIL_DIV	4		/* detail blocks: one per this many entries */
-#define SNI_LAST_NONE	0		/* light: no flow had a name yet */
-#define SNI_LAST_FIRST	1		/* light: the last name is sni_first */
 
 /*
  * A fixed-size key: the domain is kept as a 64-bit seeded hash, so two
@@ -73,7 +72,6 @@ struct peer_lbucket {
 
 /* A busy entry's full state, from the pool. */
 struct peer_detail {
-	char sni_last[FLOW_NAME_MAX];
 	uint32_t out[PEER_NBUCKETS], in[PEER_NBUCKETS];	/* saturate at 4 GB per 30 min */
 	uint16_t conns[PEER_NBUCKETS];
 	struct peer_conn ring[PEER_RING];
@@ -84,13 +82,12 @@ struct peer_detail {
 struct peer_entry {
 	struct tnode node;	/* node.user: the tag flows check their cached slot against */
 	struct peer_key key;
-	char sni_first[FLOW_NAME_MAX];
+	uint32_t sni_first, sni_last;	/* server names (names.h references) */
 	struct ip_addr first_peer;	/* the subject's address: stable, so engagement is */
 	uint16_t first_port;
 	uint8_t l4proto;
 	uint8_t nring, ring_next, flow_next;
 	uint8_t live_open;
-	uint8_t sni_last;	/* light: SNI_LAST_* */
 	uint16_t app_master, app_proto, app_category;
 	uint32_t detail;	/* pool block, TABLE_NIL while light */
 	uint32_t total_conns;
@@ -107,6 +104,7 @@ struct peer {
 	struct table *t;
 	struct dpi *dpi;
 	struct domain_cache *domains;	/* the sensor's, lent */
+	struct names *names;		/* the sensor's, lent */
 	uint64_t seed;
 	int dns_id;		/* nDPI's DNS protocol id: not ours to judge */
 	uint16_t serial;
@@ -237,6 +235,8 @@ entry_del(struct peer *m, struct peer_entry *e)
 {
 	if (e->detail != TABLE_NIL)
 		pool_release(&m->details, e->detail);
+	names_drop(m->names, e->sni_first);
+	names_drop(m->names, e->sni_last);
 	table_del(m->t, e);
 }
 
@@ -284,35 +284,30 @@ detail_attach(struct peer *m, struct peer_entry *e)
 	}
 	memcpy(x->ring, e->lring, sizeof e->lring);
 	memcpy(x->flows, e->lflows, sizeof e->lflows);
-	if (e->sni_last == SNI_LAST_FIRST)
-		memcpy(x->sni_last, e->sni_first, sizeof x->sni_last);
 	memset(e->lb, 0, sizeof e->lb);
 	memset(e->lring, 0, sizeof e->lring);
 	memset(e->lflows, 0, sizeof e->lflows);
 	return x;
 }
 
-/* The last server name seen, "" if none. */
+/* The first and the last server name seen, "" if none. */
+static const char *
+sni_first(const struct peer *m, const struct peer_entry *e)
+{
+	return names_str(m->names, e->sni_first);
+}
+
 static const char *
 sni_last(const struct peer *m, const struct peer_entry *e)
 {
-	if (e->detail != TABLE_NIL)
-		return detail_of(m, e)->sni_last;
-	return e->sni_last == SNI_LAST_FIRST ? e->sni_first : "";
+	return names_str(m->names, e->sni_last);
 }
 
 static void
 sni_set_last(struct peer *m, struct peer_entry *e, const char *name)
 {
-	struct peer_detail *x = detail_of(m, e);
-
-	if (x == NULL && strncmp(name, e->sni_first, FLOW_NAME_MAX) == 0) {
-		e->sni_last = SNI_LAST_FIRST;
-		return;
-	}
-	if (x == NULL)
-		x = detail_attach(m, e);
-	memcpy(x->sni_last, name, sizeof x->sni_last);
+	if (strcmp(sni_last(m, e), name) != 0)
+		names_set(m->names, &e->sni_last, name);
 }
 
 /* ---- buckets --------------------------------------------------------------- */
@@ -491,7 +486,7 @@ entry_init(struct peer *m, struct peer_entry *e, const struct flow *f, uint64_t 
 	e->l4proto = f->key.proto;
 	e->first_us = f->first_us;
 	e->last_us = now_us;
-	memcpy(e->sni_first, f->server_name, sizeof e->sni_first);
+	e->sni_first = names_intern(m->names, f->server_name, sizeof f->server_name);
 	m->created++;
 }
 
@@ -675,13 +670,13 @@ peer_tick(void *mod, uint64_t now_us)
 /* ---- evaluation ------------------------------------------------------------- */
 
 static void
-fill_subject(const struct peer_entry *e, struct subject *s)
+fill_subject(const struct peer *m, const struct peer_entry *e, struct subject *s)
 {
 	memset(s, 0, sizeof *s);
 	s->host = e->key.host;
 	s->peer = e->first_peer;
 	s->has_peer = 1;
-	s->name = e->sni_first[0] ? e->sni_first : NULL;
+	s->name = e->sni_first != NAME_NONE ? sni_first(m, e) : NULL;
 	s->port = e->first_port;
 	s->l4proto = e->l4proto;
 	s->app_master = e->app_master;
@@ -700,7 +695,7 @@ peer_each(void *mod, uint64_t since_us, uint64_t now_us, detector_visit_fn visit
 	(void)now_us;
 	for (struct peer_entry *e = table_tail(m->t, 0); e != NULL && e->last_us >= since_us;
 	    e = table_prev(m->t, e)) {
-		fill_subject(e, &s);
+		fill_subject(m, e, &s);
 		visit(vctx, &s);
 	}
 }
@@ -763,7 +758,8 @@ add_flow(struct alert *a, const struct peer_entry *e, const struct peer_flow *pf
 }
 
 static void
-extra_json(struct alert *a, const struct peer_entry *e, const char *sni, const struct peer_stats *st)
+extra_json(struct alert *a, const struct peer_entry *e, const char *first, const char *sni,
+    const struct peer_stats *st)
 {
 	struct json j;
 	char dom[DOMAIN_MAX], ip[ADDR_STRLEN], ts[40];
@@ -771,15 +767,15 @@ extra_json(struct alert *a, const struct peer_entry *e, const char *sni, const s
 
 	json_init(&j, a->extra, sizeof a->extra);
 	json_obj_open(&j, NULL);
-	if (by_addr || domain_registered(e->sni_first, dom, sizeof dom) == NULL)
+	if (by_addr || domain_registered(first, dom, sizeof dom) == NULL)
 		json_str_kv(&j, "key", addr_fmt(&e->first_peer, ip, sizeof ip));
 	else
 		json_str_kv(&j, "key", dom);
 	json_str_kv(&j, "key_type", by_addr ? "address" : "domain");
 	json_arr_open(&j, "server_names");
-	if (e->sni_first[0])
-		json_str_kv(&j, NULL, e->sni_first);
-	if (sni[0] && strcmp(sni, e->sni_first) != 0)
+	if (first[0])
+		json_str_kv(&j, NULL, first);
+	if (sni[0] && strcmp(sni, first) != 0)
 		json_str_kv(&j, NULL, sni);
 	json_arr_close(&j);
 	json_str_kv(&j, "first_seen", json_fmt_time(e->first_us, ts, sizeof ts));
@@ -841,7 +837,7 @@ peer_evidence(void *mod, const struct subject *s, const struct rule *r, struct a
 	entry_stats(m, e, &st);
 	snprintf(a->detail, sizeof a->detail, "%u connections, median interval %.0f s, median size %s",
 	    e->total_conns, st.iv_median, alert_fmt_bytes((uint64_t)st.sz_median, b, sizeof b));
-	extra_json(a, e, sni, &st);
+	extra_json(a, e, sni_first(m, e), sni, &st);
 }
 
 static void
@@ -871,6 +867,13 @@ peer_free(void *mod)
 	table_owner_free(m);
 }
 
+/* An entry holds its first and its last server name. */
+static size_t
+peer_name_refs(const struct sensor_config *cfg)
+{
+	return 2 * cfg->max_peers;
+}
+
 void *
 peer_new(const struct detector_env *env, char *err, size_t errlen)
 {
@@ -895,6 +898,7 @@ peer_new(const struct detector_env *env, char *err, size_t errlen)
 	}
 	m->dpi = env->dpi;
 	m->domains = env->domains;
+	m->names = env->names;
 	m->dns_id = env->dpi ? dpi_proto_lookup(env->dpi, "DNS") : -1;
 	return m;
 }
@@ -903,6 +907,7 @@ const struct detector_ops peer_ops = {
 	.name = "peer",
 	.scope = MSCOPE_PEER,
 	.create = peer_new,
+	.name_refs = peer_name_refs,
 	.packet = peer_packet,
 	.flow_classified = peer_flow_classified,
 	.flow_end = peer_flow_end,

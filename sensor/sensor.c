@@ -24,6 +24,7 @@
 #include "icmpmon.h"
 #include "json.h"
 #include "log.h"
+#include "names.h"
 #include "netset.h"
 #include "peer.h"
 #include "newdest.h"
@@ -60,6 +61,7 @@ struct sensor {
 	int out_owned;
 	struct sink_redis *redis;
 	struct domain_cache *domains;	/* registered domains, lent to the modules */
+	struct names *names;		/* interned server names and domains, lent to hosts and modules */
 	struct module {				/* detector modules (detector.h) */
 		const struct detector_ops *ops;
 		void *mod;
@@ -309,13 +311,29 @@ static const struct detector_ops *const module_ops[] = {
 	&risk_ops,
 };
 
+/*
+ * Name references the holders can have at once at these caps: a
+ * destination's server name, and what each module keeps. The names table
+ * gets that many slots per size class, so interning never runs out.
+ */
+static size_t
+sensor_name_refs(const struct sensor_config *cfg)
+{
+	size_t n = cfg->max_dests;
+
+	for (size_t i = 0; i < sizeof module_ops / sizeof module_ops[0]; i++)
+		if (module_ops[i]->name_refs != NULL)
+			n += module_ops[i]->name_refs(cfg);
+	return n;
+}
+
 /* Builds every module of module_ops[]: bounded state each, caps from the configuration. */
 static int
 sensor_add_modules(struct sensor *s, uint64_t seed, char *err, size_t errlen)
 {
 	struct detector_env env = {
 		.cfg = &s->cfg, .state_dirfd = -1, .hosts = s->hosts, .dpi = s->dpi,
-		.home = s->home, .domains = s->domains, .seed = seed,
+		.home = s->home, .domains = s->domains, .names = s->names, .seed = seed,
 	};
 
 	if (s->cfg.state_dir != NULL) {
@@ -365,8 +383,10 @@ sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 	memcpy(fc.timeout_s, cfg->timeout_s, sizeof fc.timeout_s);
 	if ((s->flows = flow_table_new(&fc, sensor_flow_end, s, err, errlen)) == NULL)
 		goto fail;
+	if ((s->names = names_new(sensor_name_refs(cfg), seed, err, errlen)) == NULL)
+		goto fail;
 	struct host_config hc = {
-		.max_hosts = cfg->max_hosts, .max_dests = cfg->max_dests,
+		.names = s->names, .max_hosts = cfg->max_hosts, .max_dests = cfg->max_dests,
 		.max_dest_details = cfg->max_dest_details, .seed = seed,
 	};
 	if ((s->hosts = host_tables_new(&hc, err, errlen)) == NULL)
@@ -457,6 +477,7 @@ sensor_free(struct sensor *s)
 	capture_close(s->cap);
 	detect_free(s->det);
 	host_tables_free(s->hosts);
+	names_free(s->names);
 	domain_cache_free(s->domains);
 	dpi_free(s->dpi);
 	netset_free(s->home);
@@ -648,6 +669,14 @@ sensor_stats_json(struct sensor *s, char *buf, size_t cap, int final)
 		evidence_stats_json(s->ev, &j);
 		json_obj_close(&j);
 	}
+	struct names_stats ns;
+	names_stats(s->names, &ns);
+	json_obj_open(&j, "names");
+	json_u64_kv(&j, "names", ns.names);
+	json_u64_kv(&j, "capacity", ns.capacity);
+	json_u64_kv(&j, "interned", ns.interned);
+	json_u64_kv(&j, "refused", ns.refused);
+	json_obj_close(&j);
 	uint64_t dom_hits, dom_misses;
 	domain_cache_counts(s->domains, &dom_hits, &dom_misses);
 	json_obj_open(&j, "domain_cache");

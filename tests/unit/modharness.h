@@ -118,6 +118,7 @@ mh_init(struct mh *h, const char *rules)
 	h->env.hosts = h->n.hosts;
 	h->env.dpi = h->dpi;
 	h->env.home = h->n.home;
+	h->env.names = h->n.names;
 	h->env.seed = 11;
 	return 0;
 }
@@ -256,6 +257,16 @@ mh_stats(struct mh *h, int i, char *buf, size_t cap)
 	h->ops[i]->stats(h->mod[i], &j);
 	json_obj_close(&j);
 	return json_str(&j);
+}
+
+/* Distinct names held (names.h), by the host tables and the modules. */
+static inline size_t
+mh_names(const struct mh *h)
+{
+	struct names_stats st;
+
+	names_stats(h->n.names, &st);
+	return st.names;
 }
 
 /* A counter from the first module's stats object ("name":N), or -1 if it is not there. */

@@ -18,6 +18,7 @@
 #include "decode.h"
 #include "flow.h"
 #include "host.h"
+#include "names.h"
 #include "netset.h"
 
 #define PB_FIN	0x01
@@ -89,6 +90,7 @@ struct pb_net {
 	struct flow_table *flows;
 	struct host_tables *hosts;
 	struct netset *home;
+	struct names *names;	/* the hosts' and the modules' (detector_env) */
 };
 
 static inline void
@@ -112,6 +114,9 @@ pb_net_init(struct pb_net *n, size_t max_flows, size_t max_hosts, size_t max_des
 	struct host_config hc = { .max_hosts = max_hosts, .max_dests = max_dests, .seed = 2 };
 
 	memset(n, 0, sizeof *n);
+	/* Room for every reference the tests' tables can hold (they are small). */
+	if ((hc.names = n->names = names_new(1 << 16, 3, err, sizeof err)) == NULL)
+		return -1;
 	n->home = netset_new();
 	if (n->home == NULL || netset_add_list(n->home, "10.0.0.0/8, fd00::/8", NULL, err, sizeof err) != 0)
 		return -1;
@@ -125,6 +130,7 @@ pb_net_free(struct pb_net *n)
 {
 	flow_table_free(n->flows);
 	host_tables_free(n->hosts);
+	names_free(n->names);
 	netset_free(n->home);
 }
 

@@ -470,13 +470,16 @@ test_dnsmon_pair_cap_evicts_and_counts(void)
 	for (int k = 0; k < 40; k++) {
 		char src[32];
 		snprintf(src, sizeof src, "10.0.1.%d", k + 1);
-		query_i(&h, src, "198.51.100.53", 1, 5, "example.com", 1, PB_T0 + (uint64_t)k * 1000);
+		char dom[32];
+		snprintf(dom, sizeof dom, "d%d.example", k);
+		query_i(&h, src, "198.51.100.53", 1, 5, dom, 1, PB_T0 + (uint64_t)k * 1000);
 	}
 	struct dnsmon_stats st = dstats(&h);
 	CHECK_EQ_U(st.pairs, 16);
 	CHECK_EQ_U(st.pairs_capacity, 16);
 	CHECK_EQ_U(st.pairs_evicted, 24);
 	CHECK(st.hosts <= 16);
+	CHECK_EQ_U(mh_names(&h), 16);	/* the evicted pairs let their domains go */
 	mh_free(&h);
 }
 

@@ -226,7 +226,7 @@ test_host_destination_per_peer_with_latest_flow_port_and_proto(void)
 	CHECK_EQ_U(dest_window(d, DC_OUT, 600, PB_T0 + PB_MIN), 1060);
 	CHECK_EQ_U(dest_window(d, DC_IN, 600, PB_T0 + PB_MIN), 4000);
 	CHECK_EQ_U(dest_window(d, DC_OUT, 60, PB_T0 + PB_MIN), 60);
-	CHECK(addr_eq(&d->key.peer, &t1.dst) && addr_eq(&d->key.host, &t1.src));
+	CHECK(addr_eq(&d->key.peer, &t1.dst) && addr_eq(&host_dest_host(n.hosts, d)->addr, &t1.src));
 	/* Another peer: a second destination, first in the host's list. */
 	up(&n, "192.0.2.200", 5, PB_T0 + PB_MIN);
 	struct dest *d2 = host_dest_first(n.hosts, h);
@@ -410,9 +410,71 @@ test_host_flow_classified_after_eviction_does_not_hide_changed_hosts(void)
 	CHECK(h4 != NULL);
 	if (h4 != NULL) {
 		struct dest *ds = host_dest_first(n.hosts, h4);
-		CHECK(ds != NULL && strcmp(ds->server_name, "x.example") == 0);
+		CHECK(ds != NULL && strcmp(host_dest_name(n.hosts, ds), "x.example") == 0);
 		CHECK(host_changed_first(n.hosts, PB_T0) == h4);
 	}
+	pb_net_free(&n);
+}
+
+/* Names held, for the tests that check references come and go with their holders. */
+static size_t
+names_held(const struct pb_net *n)
+{
+	struct names_stats st;
+
+	names_stats(n->names, &st);
+	return st.names;
+}
+
+/* One flow of host to peer named name (classified at its first packet). */
+static void
+named_flow(struct pb_net *n, const char *host, const char *peer, const char *name, uint64_t t)
+{
+	struct pkt p = pb_udp(host, 40000, peer, 443, 10, t);
+	int dir;
+	struct flow *f = flow_table_get(n->flows, &p, &dir);
+
+	f->init_internal = 1;
+	flow_account(n->flows, f, &p, dir);
+	snprintf(f->server_name, sizeof f->server_name, "%s", name);
+	host_flow_classified(n->hosts, f, f->last_us);
+	host_account(n->hosts, f, dir, &p);
+}
+
+/*
+ * A destination holds one reference to its server name: shared with the
+ * other destinations of that name, moved when it is renamed, and let go
+ * when it is evicted, alone or with its host.
+ */
+static void
+test_host_destination_names_are_shared_and_let_go(void)
+{
+	struct pb_net n;
+	struct ip_addr h1 = pb_ip("10.0.0.1"), peer = pb_ip("192.0.2.1");
+	const struct dest *d;
+
+	CHECK_EQ_U(pb_net_init(&n, 64, 2, 3), 0);
+	named_flow(&n, "10.0.0.1", "192.0.2.1", "cdn.example", PB_T0);
+	named_flow(&n, "10.0.0.2", "192.0.2.1", "cdn.example", PB_T0 + PB_SEC);
+	CHECK_EQ_U(names_held(&n), 1);
+	d = host_dest_lookup(n.hosts, &h1, &peer);
+	CHECK(d != NULL && names_refs(n.names, d->name) == 2);
+	/* Renamed (the same flow again): the new name is held, the old one by the other only. */
+	named_flow(&n, "10.0.0.1", "192.0.2.1", "api.example", PB_T0 + 2 * PB_SEC);
+	CHECK_EQ_U(names_held(&n), 2);
+	CHECK(d != NULL && strcmp(host_dest_name(n.hosts, d), "api.example") == 0);
+	/* A third host evicts the lighter of the two (10.0.0.2) with its destination. */
+	named_flow(&n, "10.0.0.3", "192.0.2.7", "other.example", PB_T0 + 3 * PB_SEC);
+	CHECK(hostof(&n, "10.0.0.2") == NULL);
+	CHECK_EQ_U(names_held(&n), 2);
+	/* A destination evicted alone (the full table's lightest, stalest) lets its name go. */
+	named_flow(&n, "10.0.0.3", "192.0.2.8", "", PB_T0 + 4 * PB_SEC);
+	named_flow(&n, "10.0.0.3", "192.0.2.9", "", PB_T0 + 5 * PB_SEC);
+	CHECK_EQ_U(names_held(&n), 1);
+	/* And a host evicted with its destinations (10.0.0.1, 20 bytes against 30) does. */
+	named_flow(&n, "10.0.0.4", "192.0.2.9", "", PB_T0 + 6 * PB_SEC);
+	CHECK(hostof(&n, "10.0.0.1") == NULL);
+	CHECK_EQ_U(names_held(&n), 0);
 	pb_net_free(&n);
 }
 
@@ -519,6 +581,7 @@ run_random_traffic(struct pb_net *n, size_t details, uint32_t big_every, struct 
 	char err[128];
 
 	host_tables_free(n->hosts);
+	hc.names = n->names;
 	n->hosts = host_tables_new(&hc, err, sizeof err);
 	for (int step = 0; step < 4000 && n->hosts; step++) {
 		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -607,8 +670,11 @@ net_with(struct pb_net *n, const struct host_config *hc)
 	char err[128];
 
 	CHECK_EQ_U(pb_net_init(n, 64, 16, 64), 0);
+	struct host_config with_names = *hc;
+
 	host_tables_free(n->hosts);
-	n->hosts = host_tables_new(hc, err, sizeof err);
+	with_names.names = n->names;
+	n->hosts = host_tables_new(&with_names, err, sizeof err);
 	CHECK(n->hosts != NULL);
 	return n->hosts != NULL ? 0 : -1;
 }
@@ -787,6 +853,7 @@ T_MAIN("host",
     T(test_host_flood_of_new_sources_does_not_evict_a_heavy_uploader),
     T(test_host_evicts_stalest_destination_not_oldest_created),
     T(test_host_flow_classified_after_eviction_does_not_hide_changed_hosts),
+    T(test_host_destination_names_are_shared_and_let_go),
     T(test_host_peers_hyperloglog_is_roughly_right),
     T(test_host_ipv6_hosts_and_bounded_config),
     T(test_host_sparse_destination_windows_equal_full_rings),

@@ -118,6 +118,10 @@ test_newdest_known_domain_new_address_is_not_new(void)
 	CHECK_EQ_S(h.rec[0].dest, "198.51.100.3");
 	CHECK(strstr(h.rec[0].json, "\"server_name\":\"files.example.net\"") != NULL);
 	CHECK(strstr(h.rec[0].json, "\"domain\":\"example.net\"") != NULL);
+	/* Expired recent destinations let their names go: the three host destinations keep theirs. */
+	CHECK_EQ_U(mh_names(&h), 5);
+	mh_tick(&h, later + PB_SEC, later + 2 * NEWDEST_RECENT_S * PB_SEC);
+	CHECK_EQ_U(mh_names(&h), 3);
 	mh_free(&h);
 }
 
