@@ -18,9 +18,11 @@
 #include "dpi.h"
 #include "hash.h"
 #include "json.h"
+#include "names.h"
 #include "rules.h"
 #include "sensor.h"
 #include "staging.h"
+#include "strcopy.h"
 #include "table.h"
 
 /* A peer becomes a "source" once it delivered this much: name lookups,
@@ -39,7 +41,7 @@ struct stg_dst {
 	uint16_t port;
 	uint8_t l4proto;
 	uint16_t master, app, category;
-	char name[FLOW_NAME_MAX];
+	uint32_t name;			/* server name (names.h reference) */
 	uint64_t bytes, first_us;
 };
 
@@ -64,6 +66,7 @@ struct staging {
 	struct table *eps;
 	struct host_tables *hosts;	/* the flows behind an alert's sources and destinations */
 	const struct dpi *dpi;
+	struct names *names;		/* the sensor's, lent */
 	uint64_t seed;
 	uint64_t started, evicted, expired;
 	/*
@@ -105,6 +108,20 @@ ep_lookup(struct staging *st, const struct ip_addr *host)
 	return table_lookup(st->eps, host, (uint32_t)addr_hash(host, st->seed));
 }
 
+static void
+ep_drop_names(struct staging *st, struct episode *ep)
+{
+	for (uint32_t i = 0; i < ep->ndst; i++)
+		names_drop(st->names, ep->dst[i].name);
+}
+
+static void
+ep_del(struct staging *st, struct episode *ep)
+{
+	ep_drop_names(st, ep);
+	table_del(st->eps, ep);
+}
+
 static struct episode *
 ep_get(struct staging *st, const struct ip_addr *host)
 {
@@ -113,7 +130,7 @@ ep_get(struct staging *st, const struct ip_addr *host)
 	if (ep != NULL)
 		return ep;
 	if (table_full(st->eps)) {
-		table_del(st->eps, table_head(st->eps, 0));
+		ep_del(st, table_head(st->eps, 0));
 		st->evicted++;
 	}
 	ep = table_add(st->eps, host, (uint32_t)addr_hash(host, st->seed), 0);
@@ -123,11 +140,12 @@ ep_get(struct staging *st, const struct ip_addr *host)
 
 /* Starts the episode afresh (same host). */
 static void
-ep_reset(struct episode *ep, uint64_t now)
+ep_reset(struct staging *st, struct episode *ep, uint64_t now)
 {
 	struct tnode node = ep->node;
 	struct ip_addr host = ep->host;
 
+	ep_drop_names(st, ep);
 	memset(ep, 0, sizeof *ep);
 	ep->node = node;
 	ep->host = host;
@@ -174,7 +192,7 @@ src_add(struct episode *ep, const struct ip_addr *ip, const struct flow *f, uint
 }
 
 static void
-dst_add(struct episode *ep, const struct flow *f, uint64_t n, uint64_t now)
+dst_add(struct staging *st, struct episode *ep, const struct flow *f, uint64_t n, uint64_t now)
 {
 	uint16_t port;
 	const struct ip_addr *ip = flow_responder(f, &port);
@@ -203,8 +221,8 @@ dst_add(struct episode *ep, const struct flow *f, uint64_t n, uint64_t now)
 		d->app = f->app_proto;
 		d->category = f->app_category;
 	}
-	if (f->server_name[0] != '\0')
-		snprintf(d->name, sizeof d->name, "%s", f->server_name);
+	if (f->server_name[0] != '\0' && strcmp(names_str(st->names, d->name), f->server_name) != 0)
+		names_set(st->names, &d->name, f->server_name);
 }
 
 /*
@@ -226,7 +244,7 @@ pull(struct staging *st, const struct ip_addr *host, const struct flow *f, uint6
 	ep->last_us = now;
 	table_touch(st->eps, ep, -1);
 	if (ep->start_us == 0 || (ep->nsources == 0 && now > ep->pull_last_us + gap)) {
-		ep_reset(ep, now);	/* nothing worth keeping: lookups only */
+		ep_reset(st, ep, now);	/* nothing worth keeping: lookups only */
 		st->started++;
 	} else if (ep->nsources > 0 && now > ep->in_last_us + gap) {
 		if (ep->pend_bytes == 0 || now > ep->pend_first_us + gap) {
@@ -237,7 +255,7 @@ pull(struct staging *st, const struct ip_addr *host, const struct flow *f, uint6
 		if (ep->pend_bytes < STAGING_SRC_MIN)
 			return;
 		n = ep->pend_bytes;
-		ep_reset(ep, ep->pend_first_us);
+		ep_reset(st, ep, ep->pend_first_us);
 		st->started++;
 	}
 	ep->pull_last_us = now;
@@ -273,7 +291,7 @@ staging_packet(void *mod, struct flow *f, int dir, const struct pkt *p)
 		return;
 	ep->out_bytes += p->payload_len;
 	ep->last_us = p->ts_us;
-	dst_add(ep, f, p->payload_len, p->ts_us);
+	dst_add(st, ep, f, p->payload_len, p->ts_us);
 	table_touch(st->eps, ep, -1);
 }
 
@@ -286,7 +304,7 @@ staging_tick(void *mod, uint64_t now)
 	uint64_t ttl = (uint64_t)STAGING_TTL_S * 1000000u;
 
 	while ((ep = table_head(st->eps, 0)) != NULL && ep->last_us + ttl < now) {
-		table_del(st->eps, ep);
+		ep_del(st, ep);
 		st->expired++;
 	}
 	memset(st->collecting, 0, sizeof st->collecting);
@@ -438,7 +456,7 @@ evidence_json(struct staging *st, const struct episode *ep, uint64_t now, struct
 		json_obj_open(&j, NULL);
 		json_str_kv(&j, "ip", addr_fmt(&d->ip, ip, sizeof ip));
 		json_u64_kv(&j, "port", d->port);
-		json_str_kv(&j, "server_name", d->name);
+		json_str_kv(&j, "server_name", names_str(st->names, d->name));
 		json_str_kv(&j, "app", dpi_ids_name(st->dpi, d->master, d->app, app, sizeof app));
 		json_u64_kv(&j, "bytes", d->bytes);
 		json_str_kv(&j, "first", json_fmt_time(d->first_us, t, sizeof t));
@@ -479,7 +497,7 @@ staging_evidence(void *mod, const struct subject *s, const struct rule *r, struc
 		ad->l4proto = d->l4proto;
 		dpi_ids_name(st->dpi, d->master, d->app, ad->app, sizeof ad->app);
 		dpi_eve_proto(st->dpi, d->master, d->app, ad->app_proto, sizeof ad->app_proto);
-		snprintf(ad->server_name, sizeof ad->server_name, "%s", d->name);
+		str_copy(ad->server_name, sizeof ad->server_name, names_str(st->names, d->name));
 		ad->bytes_out = d->bytes;
 	}
 	a->dominant = nd > 0 && ep->dst[di[0]].bytes * 2 > ep->out_bytes;
@@ -512,6 +530,13 @@ staging_stats(void *mod, struct json *j)
 	json_u64_kv(j, "evicted", st->evicted);
 }
 
+/* An episode holds the server names of the destinations it lists. */
+static size_t
+staging_name_refs(const struct sensor_config *cfg)
+{
+	return STAGING_MAX_DST * cfg->max_staging;
+}
+
 void *
 staging_new(const struct detector_env *env, char *err, size_t errlen)
 {
@@ -525,6 +550,7 @@ staging_new(const struct detector_env *env, char *err, size_t errlen)
 	if ((st = table_owner_new(sizeof *st, &tc, err, errlen)) == NULL)
 		return NULL;
 	st->dpi = env->dpi;
+	st->names = env->names;
 	st->hosts = env->hosts;
 	st->seed = env->seed ^ 0x57a6;
 	return st;
@@ -534,6 +560,7 @@ const struct detector_ops staging_ops = {
 	.name = "staging",
 	.scope = MSCOPE_STAGING,
 	.create = staging_new,
+	.name_refs = staging_name_refs,
 	.packet = staging_packet,
 	.tick = staging_tick,
 	.each = staging_each,

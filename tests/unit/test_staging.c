@@ -231,6 +231,41 @@ test_staging_new_collection_after_gap_starts_new_episode(void)
 	mh_free(&h);
 }
 
+/*
+ * A destination's server name is listed in the alert, and held (a names.h
+ * reference beside the host table's own) until its episode starts afresh.
+ */
+static void
+test_staging_destination_names_listed_and_let_go(void)
+{
+	struct mh h;
+	struct ip_addr host = pb_ip(HOST), ext = pb_ip(EXT);
+	const struct dest *d;
+
+	SETUP(&h, R_DEFAULT, 64);
+	collect(&h, 1500000, 1500000, PB_T0);
+	struct flow *f = mh_tcp_xfer(&h, HOST, 40003, EXT, 443, 1, 100, PB_T0 + 20 * PB_SEC);
+	mh_classify(&h, f, "TLS", "drop.example.net", PB_T0 + 20 * PB_SEC);
+	mh_tcp_xfer(&h, HOST, 40003, EXT, 443, 1, 1500000, PB_T0 + 20 * PB_SEC);
+	mh_tick(&h, PB_T0, PB_T0 + 30 * PB_SEC);
+	CHECK_EQ_U(h.nrec, 1);
+	if (h.nrec == 1)
+		CHECK(strstr(h.rec[0].json, "\"port\":443,\"server_name\":\"drop.example.net\"") != NULL);
+	d = host_dest_lookup(h.n.hosts, &host, &ext);
+	CHECK(d != NULL && names_refs(h.n.names, d->name) == 2);
+	/* A new collection after the gap: the old episode's list goes, and its names. */
+	uint64_t later = PB_T0 + (STAGING_GAP_S + 60) * PB_SEC;
+	collect(&h, 1500000, 1500000, later);
+	CHECK(d != NULL && names_refs(h.n.names, d->name) == 1);
+	/* Listed again, then the episode expires. */
+	mh_tcp_xfer(&h, HOST, 40003, EXT, 443, 1, 1000, later + 10 * PB_SEC);
+	CHECK(d != NULL && names_refs(h.n.names, d->name) == 2);
+	mh_tick(&h, later, later + (STAGING_TTL_S + 60) * PB_SEC);
+	CHECK_EQ_U(mh_stat(&h, "expired"), 1);
+	CHECK(d != NULL && names_refs(h.n.names, d->name) == 1);
+	mh_free(&h);
+}
+
 /* Collect in the afternoon, look names up now and then, send at night:
  * one episode, the delay runs from the collection. */
 static void
@@ -300,6 +335,7 @@ T_MAIN("staging",
     T(test_staging_fan_in_fires_at_source_count_not_below),
     T(test_staging_only_clause_matches_source_app),
     T(test_staging_new_collection_after_gap_starts_new_episode),
+    T(test_staging_destination_names_listed_and_let_go),
     T(test_staging_lookups_between_collect_and_send_keep_the_episode),
     T(test_staging_table_is_bounded_and_counts_evictions),
     T(test_staging_episode_expires_after_ttl))
