@@ -117,7 +117,7 @@ alert_add_flow_rec(struct alert *a, const struct alert_flow *af)
 }
 
 void
-alert_add_flow(struct alert *a, const struct flow *f, const char *app)
+alert_add_flow(struct alert *a, const struct flow *f, const char *app, const char *server_name)
 {
 	struct alert_flow af;
 
@@ -130,7 +130,7 @@ alert_add_flow(struct alert *a, const struct flow *f, const char *app)
 	af.bytes_out = f->payload_bytes[FLOW_DIR_FWD];
 	af.bytes_in = f->payload_bytes[FLOW_DIR_REV];
 	snprintf(af.app, sizeof af.app, "%s", app ? app : "");
-	snprintf(af.server_name, sizeof af.server_name, "%s", f->server_name);
+	snprintf(af.server_name, sizeof af.server_name, "%s", server_name ? server_name : "");
 	alert_add_flow_rec(a, &af);
 }
 

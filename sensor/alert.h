@@ -98,7 +98,7 @@ struct alert {
 
 /* Adds flow f to a->flows (if there is room), with its Community ID. */
 struct flow;
-void alert_add_flow(struct alert *a, const struct flow *f, const char *app);
+void alert_add_flow(struct alert *a, const struct flow *f, const char *app, const char *server_name);
 /* Adds a flow described by *af (its community_id is computed here). */
 void alert_add_flow_rec(struct alert *a, const struct alert_flow *af);
 

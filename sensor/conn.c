@@ -10,6 +10,7 @@
 #include "dpi.h"
 #include "hash.h"
 #include "json.h"
+#include "names.h"
 #include "rules.h"
 #include "sensor.h"
 #include "table.h"
@@ -28,6 +29,7 @@ struct conn {
 struct conn_mod {
 	struct table *t;
 	const struct dpi *dpi;
+	struct names *names;	/* the sensor's, lent */
 	uint64_t seed;
 	uint64_t registered, evicted;
 };
@@ -52,6 +54,7 @@ conn_new(const struct detector_env *env, char *err, size_t errlen)
 	if ((m = table_owner_new(sizeof *m, &tc, err, errlen)) == NULL)
 		return NULL;
 	m->dpi = env->dpi;
+	m->names = env->names;
 	m->seed = env->seed;
 	return m;
 }
@@ -161,7 +164,7 @@ conn_each(void *mod, uint64_t since_us, uint64_t now_us, detector_visit_fn visit
 		s.has_peer = 1;
 		s.port = dport;
 		s.l4proto = f->key.proto;
-		s.name = f->server_name[0] ? f->server_name : NULL;
+		s.name = f->name != NAME_NONE ? names_str(m->names, f->name) : NULL;
 		s.app_master = f->app_master;
 		s.app_proto = f->app_proto;
 		s.app_category = f->app_category;
@@ -227,7 +230,7 @@ conn_evidence(void *mod, const struct subject *s, const struct rule *r, struct a
 	struct json j;
 
 	dpi_app_name(m->dpi, f, app, sizeof app);
-	alert_add_flow(a, f, app);
+	alert_add_flow(a, f, app, names_str(m->names, f->name));
 	a->bytes_out = f->payload_bytes[FLOW_DIR_FWD];
 	a->bytes_in = f->payload_bytes[FLOW_DIR_REV];
 	if (a->ndests > 0) {

@@ -10,6 +10,7 @@
 #include "detect.h"
 #include "hash.h"
 #include "log.h"
+#include "names.h"
 #include "strcopy.h"
 #include "table.h"
 #include "tzone.h"
@@ -738,7 +739,7 @@ dest_flows(const struct host_tables *ht, const struct dpi *dpi, const struct des
 	char app[48];
 
 	if (f != NULL)
-		alert_add_flow(a, f, dpi_app_name(dpi, f, app, sizeof app));
+		alert_add_flow(a, f, dpi_app_name(dpi, f, app, sizeof app), names_str(host_names(ht), f->name));
 	if (ds->ended.first_us != 0 && (f == NULL || ds->ended.first_us != f->first_us)) {
 		struct alert_flow af;
 		memset(&af, 0, sizeof af);

@@ -1061,8 +1061,7 @@ add_flows(const struct dnsmon *m, const struct dns_pair *p, struct alert *a)
 		f.last_us = r->last_us;
 		f.payload_bytes[FLOW_DIR_FWD] = r->out;
 		f.payload_bytes[FLOW_DIR_REV] = r->in;
-		snprintf(f.server_name, sizeof f.server_name, "%.*s", (int)sizeof f.server_name - 1, pair_name(m, p));
-		alert_add_flow(a, &f, "DNS");
+		alert_add_flow(a, &f, "DNS", pair_name(m, p));
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <ndpi_api.h>
 
 #include "dpi.h"
+#include "names.h"
 
 /* Packet budgets before giving up, as ndpiReader's defaults (reader_util.c). */
 #define DPI_TCP_BUDGET	80
@@ -17,11 +18,12 @@
 
 struct dpi {
 	struct ndpi_detection_module_struct *mod;
+	struct names *names;
 	struct dpi_stats st;
 };
 
 struct dpi *
-dpi_new(char *err, size_t errlen)
+dpi_new(struct names *names, char *err, size_t errlen)
 {
 	struct dpi *d = calloc(1, sizeof *d);
 	NDPI_PROTOCOL_BITMASK all;
@@ -39,6 +41,7 @@ dpi_new(char *err, size_t errlen)
 	NDPI_BITMASK_SET_ALL(all);
 	ndpi_set_protocol_detection_bitmask2(d->mod, &all);
 	ndpi_finalize_initialization(d->mod);
+	d->names = names;
 	return d;
 }
 
@@ -62,12 +65,14 @@ dpi_copy_result(struct dpi *d, struct flow *f, ndpi_protocol proto)
 	if (f->app_category == 0)
 		f->app_category = (uint16_t)ndpi_get_proto_category(d->mod, proto);
 	f->app_risk = nf->risk;
-	if (nf->host_server_name[0] != '\0') {
-		size_t n = strnlen(nf->host_server_name, sizeof nf->host_server_name);
-		if (n >= sizeof f->server_name)
-			n = sizeof f->server_name - 1;
-		memcpy(f->server_name, nf->host_server_name, n);
-		f->server_name[n] = '\0';
+	if (nf->host_server_name[0] != '\0' && d->names != NULL) {
+		size_t n = strnlen(nf->host_server_name, FLOW_NAME_MAX - 1);
+		const char *had = names_str(d->names, f->name);
+		if (strncmp(had, nf->host_server_name, n) != 0 || had[n] != '\0') {
+			uint32_t r = names_intern(d->names, nf->host_server_name, n);
+			names_drop(d->names, f->name);
+			f->name = r;
+		}
 	}
 }
 

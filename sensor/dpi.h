@@ -29,9 +29,14 @@ struct dpi_stats {
 };
 
 struct dpi;
+struct names;
 
-/* Loads nDPI with every protocol enabled. Returns NULL with a message in err. */
-struct dpi *dpi_new(char *err, size_t errlen);
+/*
+ * Loads nDPI with every protocol enabled. A flow's server name goes into
+ * names (lent: the flow table lets it go); with NULL names, flows keep none
+ * (rule checking). Returns NULL with a message in err.
+ */
+struct dpi *dpi_new(struct names *names, char *err, size_t errlen);
 void dpi_free(struct dpi *d);
 
 /*

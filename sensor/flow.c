@@ -12,6 +12,7 @@
 
 #include "flow.h"
 #include "hash.h"
+#include "names.h"
 
 #define FLOW_TCP_FIN	0x01
 #define FLOW_TCP_SYN	0x02
@@ -91,6 +92,8 @@ flow_remove(struct flow_table *t, struct flow *f, enum flow_end why)
 	case FLOW_END_EVICTED: t->st.evicted++; break;
 	case FLOW_END_SHUTDOWN: break;
 	}
+	if (t->cfg.names != NULL)
+		names_drop(t->cfg.names, f->name);
 	table_del(t->tab, f);
 }
 

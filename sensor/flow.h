@@ -76,8 +76,10 @@ struct flow {
 	/* DPI result (filled by dpi.c once detection ends; 0 = unknown). */
 	uint16_t app_master, app_proto, app_category;
 	uint64_t app_risk;	/* nDPI risk bitmask */
-	char server_name[FLOW_NAME_MAX];
 	void *dpi;		/* nDPI per-flow state while detection runs; NULL after */
+	uint32_t name;		/* server name (names.h reference, cut to FLOW_NAME_MAX - 1
+				 * bytes; NAME_NONE if none): held by the flow, let go when
+				 * it is removed */
 	/* Set by the sensor when the flow is created (home-net membership of
 	 * each end) and cache slots of its host/destination entries. */
 	uint8_t init_internal, resp_internal;
@@ -88,7 +90,10 @@ struct flow {
 	uint32_t peer_slot;	/* peer.c's ledger entry + 1 (0: none), high bit: bytes to credit */
 };
 
+struct names;
+
 struct flow_config {
+	struct names *names;	/* where flows' server names are kept (lent); NULL: none */
 	size_t capacity;	/* max concurrent flows */
 	uint32_t timeout_s[FLOW_TC__COUNT];
 	uint64_t seed;		/* hash seed */

@@ -832,8 +832,8 @@ host_flow_classified(struct host_tables *ht, struct flow *f, uint64_t now_us)
 		d->app_risk = f->app_risk;
 		d->app_done = 1;
 		dest_changed(d);	/* what except clauses match may have changed */
-		if (f->server_name[0] != '\0' && strcmp(host_dest_name(ht, d), f->server_name) != 0)
-			names_set(ht->cfg.names, &d->name, f->server_name);
+		if (f->name != NAME_NONE)
+			names_copy(ht->cfg.names, &d->name, f->name);
 		/*
 		 * Renamed now, even when the flow ends long after its last packet:
 		 * the next tick's walk over recent destinations must see it.
@@ -892,6 +892,12 @@ const struct host *
 host_dest_host(const struct host_tables *ht, const struct dest *d)
 {
 	return table_at(ht->hosts, d->key.host_slot);
+}
+
+struct names *
+host_names(const struct host_tables *ht)
+{
+	return ht->cfg.names;
 }
 
 const char *

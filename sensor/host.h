@@ -236,6 +236,8 @@ const struct flow *host_dest_live_flow(const struct host_tables *ht, const struc
 /* The destination's owner, and its server name ("" if none yet). */
 const struct host *host_dest_host(const struct host_tables *ht, const struct dest *d);
 const char *host_dest_name(const struct host_tables *ht, const struct dest *d);
+/* The names table the hosts' destinations (and the flows) keep names in. */
+struct names *host_names(const struct host_tables *ht);
 
 struct host *host_lookup(struct host_tables *ht, const struct ip_addr *a);
 void host_get_stats(const struct host_tables *ht, struct host_stats *out);

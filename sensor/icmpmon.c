@@ -295,7 +295,7 @@ icmpmon_evidence(void *mod, const struct subject *s, const struct rule *r, struc
 	f.last_us = p->last_us;
 	f.payload_bytes[FLOW_DIR_FWD] = p->f_out;
 	f.payload_bytes[FLOW_DIR_REV] = p->f_in;
-	alert_add_flow(a, &f, p->l4proto == IPPROTO_ICMPV6 ? "ICMPV6" : "ICMP");
+	alert_add_flow(a, &f, p->l4proto == IPPROTO_ICMPV6 ? "ICMPV6" : "ICMP", NULL);
 	for (int i = 0; i < p->sample_len; i++)
 		snprintf(hex + 2 * i, 3, "%02x", p->sample[i]);
 	hex[2 * p->sample_len] = '\0';

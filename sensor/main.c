@@ -284,7 +284,7 @@ check_rules(const char *path, struct sensor_config *cfg)
 	}
 	/* nDPI names in except clauses are checked against nDPI itself. */
 	char err[4096];
-	struct dpi *dpi = dpi_new(err, sizeof err);
+	struct dpi *dpi = dpi_new(NULL, err, sizeof err);
 	struct detect_config dc = { .sensor_name = "check", .max_engaged = 16 };
 	struct detect *det = dpi ? detect_new(&dc, dpi, NULL, NULL, err, sizeof err) : NULL;
 	/* Modules register for their scope only: nothing is evaluated here. */

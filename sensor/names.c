@@ -102,6 +102,16 @@ names_hold(struct names *n, uint32_t ref)
 }
 
 void
+names_copy(struct names *n, uint32_t *dst, uint32_t src)
+{
+	if (*dst == src)
+		return;
+	names_hold(n, src);
+	names_drop(n, *dst);
+	*dst = src;
+}
+
+void
 names_drop(struct names *n, uint32_t ref)
 {
 	struct name_entry *e;

@@ -49,6 +49,8 @@ void names_free(struct names *n);
 uint32_t names_intern(struct names *n, const char *s, size_t len);
 /* One more reference to a name already held (NAME_NONE: nothing). */
 void names_hold(struct names *n, uint32_t ref);
+/* *dst becomes another reference to src (held); the old one is dropped. */
+void names_copy(struct names *n, uint32_t *dst, uint32_t src);
 /* Lets go of one reference (NAME_NONE: nothing). */
 void names_drop(struct names *n, uint32_t ref);
 /* *ref becomes a reference to s (a NUL-terminated string); the old one is dropped. */

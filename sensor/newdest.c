@@ -259,16 +259,16 @@ newdest_classified(void *mod, struct flow *f, uint64_t now)
 		r->app = f->app_proto;
 		r->category = f->app_category;
 	}
-	if (f->server_name[0] == '\0' ||
+	if (f->name == NAME_NONE ||
 	    (nd->dns_id > 0 && (f->app_master == nd->dns_id || f->app_proto == nd->dns_id)) ||
-	    domain_registered_cached(nd->domains, f->server_name, dom, sizeof dom) == NULL)
+	    domain_registered_cached(nd->domains, names_str(nd->names, f->name), dom, sizeof dom) == NULL)
 		return;
 	dh = dh_domain(dom);
 	int host_knew = seen_contact(nd, host, dh, now);
 	int net_knew = seen_contact(nd, NULL, dh, now);
 	if (r != NULL && !r->named) {
 		r->named = 1;
-		r->name = names_intern(nd->names, f->server_name, sizeof f->server_name);
+		names_copy(nd->names, &r->name, f->name);
 		r->domain = names_intern(nd->names, dom, NAMES_MAX);
 		if (host_knew)
 			r->host_new = 0;

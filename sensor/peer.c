@@ -303,12 +303,7 @@ sni_last(const struct peer *m, const struct peer_entry *e)
 	return names_str(m->names, e->sni_last);
 }
 
-static void
-sni_set_last(struct peer *m, struct peer_entry *e, const char *name)
-{
-	if (strcmp(sni_last(m, e), name) != 0)
-		names_set(m->names, &e->sni_last, name);
-}
+
 
 /* ---- buckets --------------------------------------------------------------- */
 
@@ -486,7 +481,7 @@ entry_init(struct peer *m, struct peer_entry *e, const struct flow *f, uint64_t 
 	e->l4proto = f->key.proto;
 	e->first_us = f->first_us;
 	e->last_us = now_us;
-	e->sni_first = names_intern(m->names, f->server_name, sizeof f->server_name);
+	names_copy(m->names, &e->sni_first, f->name);
 	m->created++;
 }
 
@@ -502,7 +497,7 @@ attach(struct peer *m, struct flow *f, uint64_t now_us)
 		return NULL;
 	memset(&k, 0, sizeof k);
 	k.host = *flow_initiator(f, NULL);
-	if (f->server_name[0] != '\0' && domain_registered_cached(m->domains, f->server_name, dom, sizeof dom) != NULL)
+	if (f->name != NAME_NONE && domain_registered_cached(m->domains, names_str(m->names, f->name), dom, sizeof dom) != NULL)
 		k.dest = hash_bytes(dom, strlen(dom), m->seed) & ~KEY_ADDR_BIT;
 	else
 		k.dest = hash_bytes(flow_responder(f, NULL), sizeof(struct ip_addr), m->seed) | KEY_ADDR_BIT;
@@ -515,8 +510,8 @@ attach(struct peer *m, struct flow *f, uint64_t now_us)
 		e = table_add(m->t, &k, h, 0);
 		entry_init(m, e, f, now_us);
 	}
-	if (f->server_name[0] != '\0')
-		sni_set_last(m, e, f->server_name);
+	if (f->name != NAME_NONE)
+		names_copy(m->names, &e->sni_last, f->name);
 	/* Keep the most specific application seen: a later plain-TLS flow does not erase Dropbox. */
 	if (f->app_proto != 0 || e->app_proto == 0) {
 		e->app_master = f->app_master;
@@ -753,8 +748,7 @@ add_flow(struct alert *a, const struct peer_entry *e, const struct peer_flow *pf
 	f.last_us = pf->start_us + (uint64_t)pf->dur_ms * 1000u;
 	f.payload_bytes[FLOW_DIR_FWD] = pf->out;
 	f.payload_bytes[FLOW_DIR_REV] = pf->in;
-	snprintf(f.server_name, sizeof f.server_name, "%.*s", (int)sizeof f.server_name - 1, sni);
-	alert_add_flow(a, &f, app);
+	alert_add_flow(a, &f, app, sni);
 }
 
 static void

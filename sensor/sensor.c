@@ -312,14 +312,14 @@ static const struct detector_ops *const module_ops[] = {
 };
 
 /*
- * Name references the holders can have at once at these caps: a
- * destination's server name, and what each module keeps. The names table
+ * Name references the holders can have at once at these caps: a flow's
+ * and a destination's server name, and what each module keeps. The names table
  * gets that many slots per size class, so interning never runs out.
  */
 static size_t
 sensor_name_refs(const struct sensor_config *cfg)
 {
-	size_t n = cfg->max_dests;
+	size_t n = cfg->max_flows + cfg->max_dests;
 
 	for (size_t i = 0; i < sizeof module_ops / sizeof module_ops[0]; i++)
 		if (module_ops[i]->name_refs != NULL)
@@ -377,13 +377,13 @@ sensor_new(const struct sensor_config *cfg, char *err, size_t errlen)
 	s->rules = rs;
 	if (sensor_setup_home(s, err, errlen) != 0)
 		goto fail;
-	if ((s->dpi = dpi_new(err, errlen)) == NULL)
+	if ((s->names = names_new(sensor_name_refs(cfg), seed, err, errlen)) == NULL)
 		goto fail;
-	struct flow_config fc = { .capacity = cfg->max_flows, .seed = seed };
+	if ((s->dpi = dpi_new(s->names, err, errlen)) == NULL)
+		goto fail;
+	struct flow_config fc = { .names = s->names, .capacity = cfg->max_flows, .seed = seed };
 	memcpy(fc.timeout_s, cfg->timeout_s, sizeof fc.timeout_s);
 	if ((s->flows = flow_table_new(&fc, sensor_flow_end, s, err, errlen)) == NULL)
-		goto fail;
-	if ((s->names = names_new(sensor_name_refs(cfg), seed, err, errlen)) == NULL)
 		goto fail;
 	struct host_config hc = {
 		.names = s->names, .max_hosts = cfg->max_hosts, .max_dests = cfg->max_dests,

@@ -221,8 +221,8 @@ dst_add(struct staging *st, struct episode *ep, const struct flow *f, uint64_t n
 		d->app = f->app_proto;
 		d->category = f->app_category;
 	}
-	if (f->server_name[0] != '\0' && strcmp(names_str(st->names, d->name), f->server_name) != 0)
-		names_set(st->names, &d->name, f->server_name);
+	if (f->name != NAME_NONE)
+		names_copy(st->names, &d->name, f->name);
 }
 
 /*

@@ -22,7 +22,7 @@
 # The memory bound (KiB) is the sensor's RSS on a tiny capture with the same
 # options (nDPI's automata, libraries, buffers: ~11 MiB), plus, with 20 %
 # margin for allocator slack, every table full (README, "Limits"):
-#   flows   65536 x (240 B entry + 8 B index + 704 B nDPI state)
+#   flows   65536 x (184 B entry + 8 B index + 704 B nDPI state)
 #           (688 B ndpi_flow_struct in nDPI 4.2 + malloc's header: a flow
 #           that is never classified, like an unanswered SYN, keeps it)
 #   hosts    4096 x (3,080 B + 8 B + 4,704 B of 64-bit rings: a flood can
@@ -36,11 +36,11 @@
 #            questions; icmp 4096 x (440 B + 8 B)
 #   staging 4096 x 1 KB, newdest 65536 x 32 B (+ 4096 recent x 96 B),
 #   risk 1024 x 6.2 KB,
-#   names   73728 x (116 B + 8 B): one per reference the tables above can
-#           hold (16384 dests, 2 x 4096 peers, 8192 dns pairs, 2 x 4096
-#           recent, 8 x 4096 staging destinations), each as long as a name
-#           can be
-# = ~11 MiB + 1.2 x ~126 MiB = ~162 MiB; with the default caps the same
+#   names   139264 x (116 B + 8 B): one per reference the tables above can
+#           hold (65536 flows, 16384 dests, 2 x 4096 peers, 8192 dns pairs,
+#           2 x 4096 recent, 8 x 4096 staging destinations), each as long
+#           as a name can be
+# = ~11 MiB + 1.2 x ~130 MiB = ~167 MiB; with the default caps the same
 # flood needs over 1 GiB. Under ASan (shadow
 # memory, quarantine) RSS says nothing about the tables: those two checks
 # are skipped there.
@@ -181,9 +181,9 @@ result $(( ${want:-0} <= packets || s[packets] != ${want:-0} )) reads_every_pack
 
 # Memory.
 peak=$(field capped 2) base=$(field baseline 2)
-tables=$(( 65536 * (240 + 8 + 704) + 4096 * (3080 + 8 + 4704) + 16384 * (296 + 8) + 1025 * 1368 + 1024 * (130 + 8) +
+tables=$(( 65536 * (184 + 8 + 704) + 4096 * (3080 + 8 + 4704) + 16384 * (296 + 8) + 1025 * 1368 + 1024 * (130 + 8) +
 	4096 * (336 + 8) + 1024 * 568 + 8192 * (360 + 8 + 40 + 8) + 2048 * 560 + 4096 * 32 + 4096 * (440 + 8) +
-	4096 * (1016 + 8) + 65536 * (32 + 8) + 4096 * (96 + 8) + 1024 * (6216 + 8) + 73728 * (116 + 8) ))
+	4096 * (1016 + 8) + 65536 * (32 + 8) + 4096 * (96 + 8) + 1024 * (6216 + 8) + 139264 * (116 + 8) ))
 bound=$(( base + tables * 12 / 10 / 1024 ))
 if [ "$asan" = 1 ]; then
 	echo "ok - flood.rss_within_caps # SKIP under ASan (peak $(mb "$peak"))"; pass=$((pass + 1))

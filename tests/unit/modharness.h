@@ -108,7 +108,7 @@ mh_init(struct mh *h, const char *rules)
 		rules_errors_free(&errs);
 		return -1;
 	}
-	if ((h->dpi = dpi_new(err, sizeof err)) == NULL ||
+	if ((h->dpi = dpi_new(h->n.names, err, sizeof err)) == NULL ||
 	    (h->d = detect_new(&dc, h->dpi, mh_on_alert, h, err, sizeof err)) == NULL) {
 		fprintf(stderr, "  %s\n", err);
 		return -1;
@@ -193,7 +193,7 @@ mh_classify(struct mh *h, struct flow *f, const char *app, const char *server_na
 		f->app_proto = (uint16_t)(id > 0 ? id : 0);
 	}
 	if (server_name != NULL)
-		snprintf(f->server_name, sizeof f->server_name, "%s", server_name);
+		pb_name(&h->n, f, server_name);
 	host_flow_classified(h->n.hosts, f, now);
 	for (int i = 0; i < h->nmods; i++)
 		if (h->ops[i]->flow_classified != NULL)
@@ -259,7 +259,18 @@ mh_stats(struct mh *h, int i, char *buf, size_t cap)
 	return json_str(&j);
 }
 
-/* Distinct names held (names.h), by the host tables and the modules. */
+/* References held to one name (names.h): by flows, the host tables and the modules. */
+static inline uint32_t
+mh_name_refs(struct mh *h, const char *name)
+{
+	uint32_t r = names_intern(h->n.names, name, NAMES_MAX);
+	uint32_t n = names_refs(h->n.names, r) - 1;
+
+	names_drop(h->n.names, r);
+	return n;
+}
+
+/* Distinct names held (names.h), by flows, the host tables and the modules. */
 static inline size_t
 mh_names(const struct mh *h)
 {

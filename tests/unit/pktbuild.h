@@ -115,7 +115,7 @@ pb_net_init(struct pb_net *n, size_t max_flows, size_t max_hosts, size_t max_des
 
 	memset(n, 0, sizeof *n);
 	/* Room for every reference the tests' tables can hold (they are small). */
-	if ((hc.names = n->names = names_new(1 << 16, 3, err, sizeof err)) == NULL)
+	if ((hc.names = fc.names = n->names = names_new(1 << 16, 3, err, sizeof err)) == NULL)
 		return -1;
 	n->home = netset_new();
 	if (n->home == NULL || netset_add_list(n->home, "10.0.0.0/8, fd00::/8", NULL, err, sizeof err) != 0)
@@ -123,6 +123,16 @@ pb_net_init(struct pb_net *n, size_t max_flows, size_t max_hosts, size_t max_des
 	n->flows = flow_table_new(&fc, pb_flow_end, NULL, err, sizeof err);
 	n->hosts = host_tables_new(&hc, err, sizeof err);
 	return n->flows && n->hosts ? 0 : -1;
+}
+
+/* f's server name, as dpi.c sets it (cut to FLOW_NAME_MAX - 1 bytes). */
+static inline void
+pb_name(struct pb_net *n, struct flow *f, const char *name)
+{
+	uint32_t r = names_intern(n->names, name, FLOW_NAME_MAX - 1);
+
+	names_drop(n->names, f->name);
+	f->name = r;
 }
 
 static inline void

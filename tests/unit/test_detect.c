@@ -83,7 +83,7 @@ det_init(struct det *t, const char *rules, size_t max_engaged)
 		rules_errors_free(&errs);
 		return -1;
 	}
-	if ((t->dpi = dpi_new(err, sizeof err)) == NULL ||
+	if ((t->dpi = dpi_new(t->n.names, err, sizeof err)) == NULL ||
 	    (t->d = detect_new(&dc, t->dpi, on_alert, &t->rec, err, sizeof err)) == NULL ||
 	    detect_set_rules(t->d, t->rs, err, sizeof err) != 0) {
 		fprintf(stderr, "  %s\n", err);
@@ -471,7 +471,7 @@ test_detect_destination_named_at_flow_end_is_excepted(void)
 	CHECK_EQ_U(t.rec.n, 0);
 	/* The flow ends undetected; nDPI's final guess names it only now. */
 	uint64_t later = PB_T0 + 20 * PB_SEC;
-	snprintf(f->server_name, sizeof f->server_name, "sync.ok.example");
+	pb_name(&t.n, f, "sync.ok.example");
 	f->dpi_state = DPI_GAVE_UP;
 	host_flow_classified(t.n.hosts, f, later);
 	send_to(&t, "10.0.0.1", "203.0.113.1", 300, later);

@@ -8,11 +8,13 @@
 #include "capture.h"
 #include "dpi.h"
 #include "flow.h"
+#include "names.h"
 #include "t.h"
 
 struct run {
 	struct dpi *d;
 	struct flow_table *ft;
+	struct names *names;
 	int ended_pending;
 };
 
@@ -66,9 +68,10 @@ setup(struct run *r)
 	struct flow_config fc = { .capacity = 4096, .timeout_s = { 300, 10, 120, 60 }, .seed = 1 };
 
 	memset(r, 0, sizeof *r);
-	r->d = dpi_new(err, sizeof err);
+	r->names = fc.names = names_new(4096, 1, err, sizeof err);
+	r->d = dpi_new(r->names, err, sizeof err);
 	r->ft = flow_table_new(&fc, on_end, r, err, sizeof err);
-	CHECK(r->d != NULL && r->ft != NULL);
+	CHECK(r->names != NULL && r->d != NULL && r->ft != NULL);
 }
 
 static void
@@ -79,6 +82,10 @@ teardown(struct run *r)
 	dpi_get_stats(r->d, &st);
 	CHECK_EQ_U(st.active, 0);	/* every nDPI state was freed */
 	dpi_free(r->d);
+	struct names_stats ns;
+	names_stats(r->names, &ns);
+	CHECK_EQ_U(ns.names, 0);	/* and every flow's server name let go */
+	names_free(r->names);
 }
 
 static void
@@ -93,7 +100,7 @@ test_tls_upload_is_named_by_sni_and_state_freed(void)
 	if (f != NULL) {
 		CHECK(f->dpi_state == DPI_DONE);
 		CHECK(f->dpi == NULL);
-		CHECK_EQ_S(f->server_name, "block.dropbox.com");
+		CHECK_EQ_S(names_str(r.names, f->name), "block.dropbox.com");
 		CHECK_EQ_S(dpi_app_name(r.d, f, name, sizeof name), "TLS.Dropbox");
 		CHECK_EQ_S(dpi_category_name(r.d, f->app_category), "Cloud");
 		/* Detection needs only the first packets of a 30 MB flow. */
@@ -123,7 +130,7 @@ static void
 test_tcp_handshake_allocates_no_ndpi_state(void)
 {
 	char err[256];
-	struct dpi *d = dpi_new(err, sizeof err);
+	struct dpi *d = dpi_new(NULL, err, sizeof err);
 	struct flow f;
 	struct pkt p;
 	uint8_t syn[40] = { 0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, IPPROTO_TCP };
@@ -152,7 +159,7 @@ static void
 test_names_resolve_both_ways(void)
 {
 	char err[256];
-	struct dpi *d = dpi_new(err, sizeof err);
+	struct dpi *d = dpi_new(NULL, err, sizeof err);
 	char eve[16];
 
 	CHECK(d != NULL);

@@ -403,7 +403,7 @@ test_host_flow_classified_after_eviction_does_not_hide_changed_hosts(void)
 	struct flow *fd = flow_table_get(n.flows, &d, &dir);
 	fd->init_internal = 1;
 	flow_account(n.flows, fd, &d, dir);
-	snprintf(fd->server_name, sizeof fd->server_name, "x.example");
+	pb_name(&n, fd, "x.example");
 	host_flow_classified(n.hosts, fd, fd->last_us);
 	host_account(n.hosts, fd, dir, &d);
 	struct host *h4 = hostof(&n, "10.0.0.4");
@@ -426,7 +426,10 @@ names_held(const struct pb_net *n)
 	return st.names;
 }
 
-/* One flow of host to peer named name (classified at its first packet). */
+/*
+ * One flow of host to peer named name (classified at its first packet),
+ * ended a minute later (idle): only the destination's reference stays.
+ */
 static void
 named_flow(struct pb_net *n, const char *host, const char *peer, const char *name, uint64_t t)
 {
@@ -436,9 +439,10 @@ named_flow(struct pb_net *n, const char *host, const char *peer, const char *nam
 
 	f->init_internal = 1;
 	flow_account(n->flows, f, &p, dir);
-	snprintf(f->server_name, sizeof f->server_name, "%s", name);
+	pb_name(n, f, name);
 	host_flow_classified(n->hosts, f, f->last_us);
 	host_account(n->hosts, f, dir, &p);
+	flow_table_expire(n->flows, t + 61 * PB_SEC);
 }
 
 /*
@@ -452,27 +456,28 @@ test_host_destination_names_are_shared_and_let_go(void)
 	struct pb_net n;
 	struct ip_addr h1 = pb_ip("10.0.0.1"), peer = pb_ip("192.0.2.1");
 	const struct dest *d;
+	const uint64_t step = 100 * PB_SEC;	/* each flow has ended before the next */
 
 	CHECK_EQ_U(pb_net_init(&n, 64, 2, 3), 0);
 	named_flow(&n, "10.0.0.1", "192.0.2.1", "cdn.example", PB_T0);
-	named_flow(&n, "10.0.0.2", "192.0.2.1", "cdn.example", PB_T0 + PB_SEC);
+	named_flow(&n, "10.0.0.2", "192.0.2.1", "cdn.example", PB_T0 + step);
 	CHECK_EQ_U(names_held(&n), 1);
 	d = host_dest_lookup(n.hosts, &h1, &peer);
 	CHECK(d != NULL && names_refs(n.names, d->name) == 2);
-	/* Renamed (the same flow again): the new name is held, the old one by the other only. */
-	named_flow(&n, "10.0.0.1", "192.0.2.1", "api.example", PB_T0 + 2 * PB_SEC);
+	/* Renamed by a later flow: the new name is held, the old one by the other only. */
+	named_flow(&n, "10.0.0.1", "192.0.2.1", "api.example", PB_T0 + 2 * step);
 	CHECK_EQ_U(names_held(&n), 2);
 	CHECK(d != NULL && strcmp(host_dest_name(n.hosts, d), "api.example") == 0);
 	/* A third host evicts the lighter of the two (10.0.0.2) with its destination. */
-	named_flow(&n, "10.0.0.3", "192.0.2.7", "other.example", PB_T0 + 3 * PB_SEC);
+	named_flow(&n, "10.0.0.3", "192.0.2.7", "other.example", PB_T0 + 3 * step);
 	CHECK(hostof(&n, "10.0.0.2") == NULL);
 	CHECK_EQ_U(names_held(&n), 2);
 	/* A destination evicted alone (the full table's lightest, stalest) lets its name go. */
-	named_flow(&n, "10.0.0.3", "192.0.2.8", "", PB_T0 + 4 * PB_SEC);
-	named_flow(&n, "10.0.0.3", "192.0.2.9", "", PB_T0 + 5 * PB_SEC);
+	named_flow(&n, "10.0.0.3", "192.0.2.8", "", PB_T0 + 4 * step);
+	named_flow(&n, "10.0.0.3", "192.0.2.9", "", PB_T0 + 5 * step);
 	CHECK_EQ_U(names_held(&n), 1);
 	/* And a host evicted with its destinations (10.0.0.1, 20 bytes against 30) does. */
-	named_flow(&n, "10.0.0.4", "192.0.2.9", "", PB_T0 + 6 * PB_SEC);
+	named_flow(&n, "10.0.0.4", "192.0.2.9", "", PB_T0 + 6 * step);
 	CHECK(hostof(&n, "10.0.0.1") == NULL);
 	CHECK_EQ_U(names_held(&n), 0);
 	pb_net_free(&n);
