@@ -119,9 +119,9 @@ struct dns_pair {
 	uint32_t qtypes[QT__N];
 	uint8_t nsample;
 	uint8_t nhll;				/* light */
+	uint8_t sample_len;			/* light: sample 0 */
 	uint16_t hll[LIGHT_HLL];		/* light: epoch slot << 12 | register << 6 | rank */
 	struct dns_mrow mrow[LIGHT_MINUTES];	/* light */
-	uint8_t sample_len;			/* light: sample 0 */
 	uint8_t sample[SAMPLE_MAX];		/* light */
 	struct dns_lflow flow;			/* light: flow 0 */
 };

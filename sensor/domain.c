@@ -52,6 +52,26 @@ domain_registered(const char *name, char *out, size_t len)
 	return out;
 }
 
+long
+domain_registered_offset(const char *name, size_t len)
+{
+	char low[DOMAIN_MAX];
+
+	return lower_bare(name, low, len) == 0 ? -1 : (long)registered_offset(low);
+}
+
+const char *
+domain_registered_at(const char *name, size_t off, char *out, size_t len)
+{
+	char low[DOMAIN_MAX];
+	size_t n = lower_bare(name, low, len);
+
+	if (n == 0 || off > n)
+		return NULL;
+	memcpy(out, low + off, n - off + 1);
+	return out;
+}
+
 size_t
 domain_prefix_len(const char *name, const char *registered)
 {

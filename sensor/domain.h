@@ -8,10 +8,11 @@
  * the library, read-only), so there is no list to load or free.
  *
  * libpsl is the costliest step of a new flow's bookkeeping, and the same
- * names come back flow after flow (and several modules ask about the same
- * flow), so the sensor keeps one small cache of answers: struct
- * domain_cache, fixed size, owned by the sensor context and lent to the
- * modules through their detector_env.
+ * names come back flow after flow, so answers are kept: a flow's server
+ * name keeps its own in names.c (names_domain(), worked out once per
+ * name), and the names DNS queries ask about go through one small cache,
+ * struct domain_cache, fixed size, owned by the sensor context and lent to
+ * the modules through their detector_env.
  */
 #ifndef OUTFLOW_DOMAIN_H
 #define OUTFLOW_DOMAIN_H
@@ -30,6 +31,14 @@
 const char *domain_registered(const char *name, char *out, size_t len);
 
 /*
+ * The same in two steps, for callers that keep the answer per name:
+ * where name's registered domain starts (-1 where domain_registered()
+ * gives NULL), then the answer from that offset.
+ */
+long domain_registered_offset(const char *name, size_t len);
+const char *domain_registered_at(const char *name, size_t off, char *out, size_t len);
+
+/*
  * domain_registered() through a cache: the same answer, from memory when
  * this name was asked about recently. Direct-mapped (a name displaces the
  * one in its slot), DOMAIN_CACHE_SLOTS slots of names up to
@@ -37,7 +46,7 @@ const char *domain_registered(const char *name, char *out, size_t len);
  * tunnel names would only displace the names that repeat). A NULL cache
  * means no caching.
  */
-#define DOMAIN_CACHE_SLOTS 32768	/* 2 MB: a site sees tens of thousands of names an hour */
+#define DOMAIN_CACHE_SLOTS 8192	/* 512 KB: the query names of the DNS flows of the moment */
 #define DOMAIN_CACHE_NAME 62
 struct domain_cache;
 struct domain_cache *domain_cache_new(void);

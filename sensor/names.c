@@ -5,6 +5,7 @@
 #include <string.h>
 #include <stdio.h>
 
+#include "domain.h"
 #include "hash.h"
 #include "names.h"
 #include "table.h"
@@ -15,8 +16,16 @@
 struct name_entry {
 	struct tnode node;
 	uint32_t refs;
+	uint8_t dom;		/* DOM_UNASKED, DOM_NONE, or where the registered domain starts + DOM_AT */
 	char text[];
 };
+
+#define DOM_UNASKED	0
+#define DOM_NONE	1
+#define DOM_AT		2
+/* Entries follow each other in the slots: a whole number of tnode alignments. */
+#define ENTRY_SIZE(text) \
+	((sizeof(struct name_entry) + (text) + _Alignof(struct tnode) - 1) / _Alignof(struct tnode) * _Alignof(struct tnode))
 
 struct names {
 	struct table *t[2];	/* [0] short, [1] long */
@@ -38,7 +47,7 @@ names_new(size_t capacity, uint64_t seed, char *err, size_t errlen)
 	n->seed = seed;
 	for (int c = 0; c < 2; c++) {
 		struct table_config tc = {
-			.capacity = capacity, .entry_size = sizeof(struct name_entry) + class_len[c],
+			.capacity = capacity, .entry_size = ENTRY_SIZE(class_len[c]),
 			.key_off = offsetof(struct name_entry, text), .key_len = class_len[c],
 			.nlists = 1, .what = c ? "name (long)" : "name",
 		};
@@ -131,6 +140,23 @@ names_set(struct names *n, uint32_t *ref, const char *s)
 	/* Interned first: the same name keeps its slot rather than being freed and made again. */
 	*ref = names_intern(n, s, NAMES_MAX);
 	names_drop(n, old);
+}
+
+const char *
+names_domain(struct names *n, uint32_t ref, char *out, size_t len)
+{
+	struct name_entry *e;
+
+	if (ref == NAME_NONE)
+		return NULL;
+	e = entry_of(n, ref);
+	if (len < DOMAIN_MAX)	/* the answer is kept for a buffer that always fits */
+		return domain_registered(e->text, out, len);
+	if (e->dom == DOM_UNASKED) {
+		long off = domain_registered_offset(e->text, DOMAIN_MAX);
+		e->dom = (uint8_t)(off < 0 ? DOM_NONE : DOM_AT + off);
+	}
+	return e->dom == DOM_NONE ? NULL : domain_registered_at(e->text, e->dom - DOM_AT, out, len);
 }
 
 const char *

@@ -57,6 +57,11 @@ void names_drop(struct names *n, uint32_t ref);
 void names_set(struct names *n, uint32_t *ref, const char *s);
 /* The text of a reference that is held: "" for NAME_NONE. */
 const char *names_str(const struct names *n, uint32_t ref);
+/*
+ * domain_registered() of the name (domain.h), worked out once per name and
+ * kept with it: NULL for NAME_NONE or a name without one.
+ */
+const char *names_domain(struct names *n, uint32_t ref, char *out, size_t len);
 /* Its references now (0 for NAME_NONE): for the tests. */
 uint32_t names_refs(const struct names *n, uint32_t ref);
 

@@ -60,7 +60,6 @@ struct recent {
 struct newdest {
 	struct table *seen, *recent;
 	const struct dpi *dpi;
-	struct domain_cache *domains;	/* the sensor's, lent */
 	struct names *names;		/* the sensor's, lent */
 	int dns_id;			/* a DNS flow's name is the query, not the peer's */
 	int dirfd;
@@ -261,7 +260,7 @@ newdest_classified(void *mod, struct flow *f, uint64_t now)
 	}
 	if (f->name == NAME_NONE ||
 	    (nd->dns_id > 0 && (f->app_master == nd->dns_id || f->app_proto == nd->dns_id)) ||
-	    domain_registered_cached(nd->domains, names_str(nd->names, f->name), dom, sizeof dom) == NULL)
+	    names_domain(nd->names, f->name, dom, sizeof dom) == NULL)
 		return;
 	dh = dh_domain(dom);
 	int host_knew = seen_contact(nd, host, dh, now);
@@ -622,7 +621,6 @@ newdest_new(const struct detector_env *env, char *err, size_t errlen)
 		return NULL;
 	}
 	nd->dpi = env->dpi;
-	nd->domains = env->domains;
 	nd->names = env->names;
 	nd->dns_id = env->dpi ? dpi_proto_lookup(env->dpi, "DNS") : -1;
 	nd->seed = env->seed ^ 0x4e44;

@@ -103,7 +103,6 @@ struct peer_entry {
 struct peer {
 	struct table *t;
 	struct dpi *dpi;
-	struct domain_cache *domains;	/* the sensor's, lent */
 	struct names *names;		/* the sensor's, lent */
 	uint64_t seed;
 	int dns_id;		/* nDPI's DNS protocol id: not ours to judge */
@@ -497,7 +496,7 @@ attach(struct peer *m, struct flow *f, uint64_t now_us)
 		return NULL;
 	memset(&k, 0, sizeof k);
 	k.host = *flow_initiator(f, NULL);
-	if (f->name != NAME_NONE && domain_registered_cached(m->domains, names_str(m->names, f->name), dom, sizeof dom) != NULL)
+	if (names_domain(m->names, f->name, dom, sizeof dom) != NULL)
 		k.dest = hash_bytes(dom, strlen(dom), m->seed) & ~KEY_ADDR_BIT;
 	else
 		k.dest = hash_bytes(flow_responder(f, NULL), sizeof(struct ip_addr), m->seed) | KEY_ADDR_BIT;
@@ -752,16 +751,17 @@ add_flow(struct alert *a, const struct peer_entry *e, const struct peer_flow *pf
 }
 
 static void
-extra_json(struct alert *a, const struct peer_entry *e, const char *first, const char *sni,
+extra_json(const struct peer *m, struct alert *a, const struct peer_entry *e, const char *sni,
     const struct peer_stats *st)
 {
+	const char *first = sni_first(m, e);
 	struct json j;
 	char dom[DOMAIN_MAX], ip[ADDR_STRLEN], ts[40];
 	int by_addr = (e->key.dest & KEY_ADDR_BIT) != 0;
 
 	json_init(&j, a->extra, sizeof a->extra);
 	json_obj_open(&j, NULL);
-	if (by_addr || domain_registered(first, dom, sizeof dom) == NULL)
+	if (by_addr || names_domain(m->names, e->sni_first, dom, sizeof dom) == NULL)
 		json_str_kv(&j, "key", addr_fmt(&e->first_peer, ip, sizeof ip));
 	else
 		json_str_kv(&j, "key", dom);
@@ -831,7 +831,7 @@ peer_evidence(void *mod, const struct subject *s, const struct rule *r, struct a
 	entry_stats(m, e, &st);
 	snprintf(a->detail, sizeof a->detail, "%u connections, median interval %.0f s, median size %s",
 	    e->total_conns, st.iv_median, alert_fmt_bytes((uint64_t)st.sz_median, b, sizeof b));
-	extra_json(a, e, sni_first(m, e), sni, &st);
+	extra_json(m, a, e, sni, &st);
 }
 
 static void
@@ -891,7 +891,6 @@ peer_new(const struct detector_env *env, char *err, size_t errlen)
 		return NULL;
 	}
 	m->dpi = env->dpi;
-	m->domains = env->domains;
 	m->names = env->names;
 	m->dns_id = env->dpi ? dpi_proto_lookup(env->dpi, "DNS") : -1;
 	return m;

@@ -3,11 +3,13 @@
  * number of holders; the slot freed with its last reference and reused;
  * the empty name holds nothing; names cut at NAMES_MAX - 1 and at a NUL;
  * the two size classes on either side of NAMES_SHORT; a full class refuses
- * (counted) without touching the names held; and a randomized run against
- * a plain reference model.
+ * (counted) without touching the names held; a name's registered domain
+ * worked out once and kept; and a randomized run against a plain
+ * reference model.
  */
 #include <stdlib.h>
 
+#include "domain.h"
 #include "names.h"
 #include "t.h"
 
@@ -227,6 +229,45 @@ test_names_random_holders_against_a_model(void)
 	names_free(n);
 }
 
+/* names_domain() gives domain_registered()'s answer, worked out once per name. */
+static void
+test_names_domain_is_domain_registered_kept_per_name(void)
+{
+	static const char *const names[] = {
+		"www.Example.COM", "a.b.c.example.co.uk", "bucket.s3.amazonaws.com", "localhost",
+		"co.uk", "exfil-tunnel.net.", "x", "EXAMPLE.org..",
+	};
+	struct names *n = mk(16);
+	char want[DOMAIN_MAX], got[DOMAIN_MAX], small[8];
+
+	CHECK(n != NULL);
+	if (n == NULL)
+		return;
+	CHECK(names_domain(n, NAME_NONE, got, sizeof got) == NULL);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		uint32_t r = names_intern(n, names[i], NAMES_MAX);
+		const char *w = domain_registered(names[i], want, sizeof want);
+		for (int again = 0; again < 2; again++) {	/* worked out, then kept */
+			const char *g = names_domain(n, r, got, sizeof got);
+			CHECK((w == NULL) == (g == NULL));
+			if (w != NULL && g != NULL)
+				CHECK_EQ_S(g, w);
+		}
+		/* A buffer too small for a kept answer: asked afresh, as domain_registered() does. */
+		CHECK((names_domain(n, r, small, sizeof small) == NULL) ==
+		    (domain_registered(names[i], want, sizeof small) == NULL));
+		names_drop(n, r);
+	}
+	/* Every slot above was freed and reused: no answer carried over. */
+	uint32_t a = names_intern(n, "files.example.net", NAMES_MAX);
+	CHECK_EQ_S(names_domain(n, a, got, sizeof got), "example.net");
+	names_drop(n, a);
+	uint32_t b = names_intern(n, "upload.other.org", NAMES_MAX);
+	CHECK_EQ_U(b, a);
+	CHECK_EQ_S(names_domain(n, b, got, sizeof got), "other.org");
+	names_free(n);
+}
+
 static void
 test_names_bad_capacity_is_an_error(void)
 {
@@ -243,4 +284,5 @@ T_MAIN("names",
     T(test_names_size_classes_meet_at_names_short),
     T(test_names_full_class_refuses_and_counts),
     T(test_names_random_holders_against_a_model),
+    T(test_names_domain_is_domain_registered_kept_per_name),
     T(test_names_bad_capacity_is_an_error))
