@@ -659,7 +659,7 @@ struct qname_split {
 };
 
 static int
-split_name(struct dnsmon *m, const struct dns_msg *d, struct qname_split *q)
+split_name(struct dnsmon *m, const struct flow *f, const struct dns_msg *d, struct qname_split *q)
 {
 	size_t k = d->nlabels, dots = 0;
 	const char *suffix;
@@ -670,7 +670,16 @@ split_name(struct dnsmon *m, const struct dns_msg *d, struct qname_split *q)
 	if (k == d->nlabels)
 		return -1;
 	suffix = (const char *)d->name + d->lab_off[k];
-	if (domain_registered_cached(m->domains, suffix, q->dom, sizeof q->dom) == NULL)
+	/*
+	 * The flow's name is nDPI's reading of the same question most of the
+	 * time, and a server's name is asked about flow after flow (and named
+	 * by its TLS flows): its answer is kept with the name. Anything else
+	 * (a tunnel's one-off name) goes through the cache.
+	 */
+	if (f->name != NAME_NONE && strcmp(names_str(m->names, f->name), suffix) == 0) {
+		if (names_domain(m->names, f->name, q->dom, sizeof q->dom) == NULL)
+			return -1;
+	} else if (domain_registered_cached(m->domains, suffix, q->dom, sizeof q->dom) == NULL)
 		return -1;
 	for (const char *s = q->dom; *s; s++)
 		dots += *s == '.';
@@ -831,7 +840,7 @@ credit_risk(struct dnsmon *m, const struct dns_msg *d, const struct ip_addr *cli
 	struct dns_key k;
 	struct dns_pair *p;
 
-	if (split_name(m, d, &q) != 0)
+	if (split_name(m, f, d, &q) != 0)
 		return;
 	memset(&k, 0, sizeof k);
 	k.host = *client;
@@ -873,7 +882,7 @@ dns_message(struct dnsmon *m, struct flow *f, int dir, const struct pkt *pk, con
 			credit_risk(m, &d, asker, f, dir, pk->ts_us);
 		return;
 	}
-	if (split_name(m, &d, &q) != 0) {
+	if (split_name(m, f, &d, &q) != 0) {
 		m->st.ignored++;
 		return;
 	}

@@ -46,7 +46,7 @@ const char *domain_registered_at(const char *name, size_t off, char *out, size_t
  * tunnel names would only displace the names that repeat). A NULL cache
  * means no caching.
  */
-#define DOMAIN_CACHE_SLOTS 8192	/* 512 KB: the query names of the DNS flows of the moment */
+#define DOMAIN_CACHE_SLOTS 2048	/* 128 KB: question names other than their flow's (names.c keeps those) */
 #define DOMAIN_CACHE_NAME 62
 struct domain_cache;
 struct domain_cache *domain_cache_new(void);

@@ -198,6 +198,20 @@ dns_send_risk(struct mh *h, const char *src, const char *dst, int tcp, const str
 	mh_deliver(h, f, &p);
 }
 
+/* A question on a flow nDPI named flow_name (as it names a DNS flow by its first question). */
+static void
+dns_send_named(struct mh *h, const char *src, const char *dst, const struct msgbuf *m,
+    const char *flow_name, uint64_t ts)
+{
+	struct pkt p = pb_udp(src, 40000, dst, 53, (uint32_t)m->n, ts);
+
+	p.payload = m->b;
+	p.payload_caplen = (uint32_t)m->n;
+	struct flow *f = pb_send(&h->n, &p);
+	pb_name(&h->n, f, flow_name);
+	mh_deliver(h, f, &p);
+}
+
 static void
 dns_send(struct mh *h, const char *src, const char *dst, int tcp, const struct msgbuf *m, uint64_t ts)
 {
@@ -640,6 +654,38 @@ test_dnsmon_detail_pool_exhaustion_evicts_a_light_pair_and_counts(void)
 	mh_free(&h);
 }
 
+/*
+ * The registered domain of a question comes from its flow's name when that
+ * is the question (kept with the name), and from the question itself when
+ * the flow carries another (a flow of several questions): never the flow's
+ * answer for a different name.
+ */
+static void
+test_dnsmon_question_domain_from_the_flow_name_only_when_it_is_the_question(void)
+{
+	struct mh h;
+	struct msgbuf m;
+	int seen[3] = { 0 };
+
+	SETUP(&h, R_BYTES, 64, 8);
+	build_msg(&m, "www.first.example", 1, 0, 0);
+	dns_send_named(&h, "10.0.0.5", "198.51.100.53", &m, "www.first.example", PB_T0);
+	build_msg(&m, "api.second.example", 1, 0, 0);	/* the same flow, named by the first */
+	dns_send_named(&h, "10.0.0.5", "198.51.100.53", &m, "www.first.example", PB_T0 + PB_SEC);
+	build_msg(&m, "WWW.Third.Example", 1, 0, 0);	/* not byte for byte the flow's name */
+	dns_send_named(&h, "10.0.0.6", "198.51.100.53", &m, "www.third.example", PB_T0 + 2 * PB_SEC);
+	CHECK_EQ_U(dstats(&h).pairs, 3);
+	size_t n = mh_visit(&h, 0, PB_T0 + 3 * PB_SEC);
+	for (size_t i = 0; i < n; i++) {
+		const char *d = h.seen[i].name ? h.seen[i].name : "";
+		seen[0] += strcmp(d, "first.example") == 0;
+		seen[1] += strcmp(d, "second.example") == 0;
+		seen[2] += strcmp(d, "third.example") == 0;
+	}
+	CHECK(n == 3 && seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+	mh_free(&h);
+}
+
 T_MAIN("dnsmon",
     T(test_dnsmon_parses_a_query_lowercased_with_labels),
     T(test_dnsmon_marks_binary_labels_not_ldh),
@@ -658,4 +704,5 @@ T_MAIN("dnsmon",
     T(test_dnsmon_random_subdomain_flood_is_one_entry_counted_by_sketch),
     T(test_dnsmon_pair_moves_to_a_detail_block_without_losing_counts),
     T(test_dnsmon_pair_detailed_mid_life_alerts_at_its_threshold),
-    T(test_dnsmon_detail_pool_exhaustion_evicts_a_light_pair_and_counts))
+    T(test_dnsmon_detail_pool_exhaustion_evicts_a_light_pair_and_counts),
+    T(test_dnsmon_question_domain_from_the_flow_name_only_when_it_is_the_question))
