@@ -52,6 +52,7 @@ struct term_memo {
 struct rule_rt {
 	struct resolved *except, *only;
 	enum metric_scope scope;	/* MSCOPE_HOST, MSCOPE_DEST or a module's */
+	size_t next_in_scope;		/* the next rule of that scope, nrules if none */
 	size_t same_filters;		/* the first rule whose except/only clauses
 					 * are these, term for term (itself if none) */
 };
@@ -74,6 +75,7 @@ struct detect {
 	struct rule_rt *rt;	/* [rule] */
 	uint64_t *rule_hash;	/* [rule] */
 	uint8_t scope_used[MSCOPE__COUNT];	/* an enabled rule of the set has this scope */
+	size_t scope_first[MSCOPE__COUNT];	/* its first rule (then rt[].next_in_scope), nrules if none */
 	const struct detector_ops *ops[MSCOPE__COUNT];	/* registered modules, by scope */
 	void *mod[MSCOPE__COUNT];
 	struct host_tables *ht;	/* during a tick: destinations' names, host conditions of module rules */
@@ -365,6 +367,13 @@ detect_set_rules(struct detect *d, const struct ruleset *rs, char *err, size_t e
 	d->rs = rs;
 	d->rt = rt;
 	d->rule_hash = hashes;
+	/* A module's subjects are many and its rules few: each walks its scope's rules only. */
+	for (int sc = 0; sc < MSCOPE__COUNT; sc++)
+		d->scope_first[sc] = rs->nrules;
+	for (size_t i = rs->nrules; i-- > 0;) {
+		rt[i].next_in_scope = d->scope_first[rt[i].scope];
+		d->scope_first[rt[i].scope] = i;
+	}
 	memset(d->scope_used, 0, sizeof d->scope_used);
 	for (size_t i = 0; i < rs->nrules; i++)
 		if (!rs->rules[i].disabled)
@@ -1107,13 +1116,12 @@ visit_subject(void *vctx, const struct subject *s)
 		.risk = s->app_risk,
 	};
 
-	for (size_t ri = 0; ri < d->rs->nrules; ri++) {
+	for (size_t ri = d->scope_first[vc->scope]; ri < d->rs->nrules; ri = d->rt[ri].next_in_scope) {
 		const struct rule *r = &d->rs->rules[ri];
 		double v[RULE_MAX_CONDS] = { 0 };
 		size_t i;
 
-		if (d->rt[ri].scope != vc->scope || r->disabled ||
-		    (r->hosts && !netset_contains(r->hosts, &s->host)))
+		if (r->disabled || (r->hosts && !netset_contains(r->hosts, &s->host)))
 			continue;
 		d->st.evaluations++;
 		for (i = 0; i < r->ncond; i++) {

@@ -490,7 +490,35 @@ test_peer_detail_pool_exhaustion_evicts_and_counts(void)
 	mh_free(&h);
 }
 
+/*
+ * Every rule of the module's scope is evaluated on each subject, in file
+ * order, whatever rules of other scopes sit between them (detect.c walks a
+ * per-scope list).
+ */
+static void
+test_peer_every_rule_of_the_scope_is_evaluated(void)
+{
+	struct mh h;
+
+	SETUP(&h, "rule a {\n  category beacon\n  when beacon.connections[6h] >= 1000\n"
+	    "  severity low\n  message \"a\"\n}\n"
+	    "rule h {\n  category bulk-transfer\n  when host.out.bytes[1h] > 1 TB\n"
+	    "  severity low\n  message \"h\"\n}\n"
+	    "rule b {\n  category beacon\n  when beacon.connections[6h] >= 3\n"
+	    "  severity low\n  message \"b\"\n}\n"
+	    "rule c {\n  category beacon\n  when beacon.connections[6h] >= 3\n"
+	    "  severity low\n  message \"c\"\n}\n", 64);
+	beacons(&h, C_BEACON, 3, PB_T0, 60);
+	CHECK_EQ_U(h.nrec, 2);
+	if (h.nrec == 2) {
+		CHECK_EQ_S(h.rec[0].rule, "b");
+		CHECK_EQ_S(h.rec[1].rule, "c");
+	}
+	mh_free(&h);
+}
+
 T_MAIN("peer",
+    T(test_peer_every_rule_of_the_scope_is_evaluated),
     T(test_peer_beacon_fires_at_twelfth_regular_connection_not_eleventh),
     T(test_peer_beacon_score_threshold_just_above_is_quiet),
     T(test_peer_beacon_ignores_unanswered_connections),
