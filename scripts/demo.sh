@@ -61,8 +61,10 @@ echo "== the same alerts, kept in stream outflow:alerts:stream: $(redis-cli -p "
 echo "   (a dashboard that was offline reads them with XRANGE / XREAD)"
 echo
 echo "== the staging-then-transfer alert as JSON (read back from the stream)"
+# sed -n 1p reads to the end: a reader that left early (head -n1, grep -m1)
+# would kill the writer with SIGPIPE, and under pipefail the demo with it.
 redis-cli -p "$port" --raw XRANGE outflow:alerts:stream - + | grep '"rule":"staging-then-transfer"' |
-	head -n1 | python3 -m json.tool
+	sed -n 1p | python3 -m json.tool
 echo
 echo "== sensor log"
 grep -v '^{' "$tmp/sensor.log" || true

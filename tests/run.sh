@@ -40,6 +40,7 @@ part "volumes from headers (sliced captures)" tests/integration/test_sliced.sh
 part "robustness: public captures" tests/integration/shared_pcaps.sh
 part "redis sink" tests/integration/test_redis_sink.sh
 part "redis end to end" tests/integration/test_redis_e2e.sh
+part "demo: the README's first command, as a user runs it" tests/integration/test_demo.sh
 part "live capture (network namespace)" tests/integration/test_live.sh
 part "fanout: two workers on one interface (network namespace)" tests/integration/test_fanout.sh
 part "signals: graceful and immediate stop" tests/integration/test_signals.sh

@@ -74,8 +74,9 @@ redis_stop() {
 		redis_alive "$pid" || break
 		sleep 0.05
 	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	# Either may fail (it is gone already): fine, and not fatal under set -e.
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	return 0
 }
 
