@@ -574,8 +574,8 @@ excluded_bytes(struct detect *d, struct host_tables *ht, size_t ri, const struct
 	for (struct dest *ds = host_dest_first(ht, h); ds; ds = host_dest_next(ht, ds)) {
 		if (ds->peer_internal != internal || !dest_excluded(d, ri, ds))
 			continue;
-		x.out += dest_window(ds, DC_OUT, window_s, now);
-		x.in += dest_window(ds, DC_IN, window_s, now);
+		x.out += dest_window(ht, ds, DC_OUT, window_s, now);
+		x.in += dest_window(ht, ds, DC_IN, window_s, now);
 	}
 	return x;
 }
@@ -626,11 +626,11 @@ cond_value(struct detect *d, struct host_tables *ht, size_t ri, const struct hos
 	case M_HOST_SERVED_IN_BYTES:
 		return (double)host_window(h, HC_SRV_IN, w, now);
 	case M_DEST_OUT_BYTES:
-		return ds ? (double)dest_window(ds, DC_OUT, w, now) : 0;
+		return ds ? (double)dest_window(ht, ds, DC_OUT, w, now) : 0;
 	case M_DEST_IN_BYTES:
-		return ds ? (double)dest_window(ds, DC_IN, w, now) : 0;
+		return ds ? (double)dest_window(ht, ds, DC_IN, w, now) : 0;
 	case M_DEST_OUT_RATIO:
-		return ds ? ratio(dest_window(ds, DC_OUT, w, now), dest_window(ds, DC_IN, w, now)) : 0;
+		return ds ? ratio(dest_window(ht, ds, DC_OUT, w, now), dest_window(ht, ds, DC_IN, w, now)) : 0;
 	default:	/* a module's metric: its value() computes it */
 		break;
 	}
@@ -675,8 +675,8 @@ fill_dest(struct detect *d, struct alert_dest *ad, const struct dest *ds, uint32
 	dpi_ids_name(d->dpi, ds->app_master, ds->app_proto, ad->app, sizeof ad->app);
 	dpi_eve_proto(d->dpi, ds->app_master, ds->app_proto, ad->app_proto, sizeof ad->app_proto);
 	str_copy(ad->server_name, sizeof ad->server_name, host_dest_name(d->ht, ds));
-	ad->bytes_out = dest_window(ds, DC_OUT, w, now);
-	ad->bytes_in = dest_window(ds, DC_IN, w, now);
+	ad->bytes_out = dest_window(d->ht, ds, DC_OUT, w, now);
+	ad->bytes_in = dest_window(d->ht, ds, DC_IN, w, now);
 	ad->flows = ds->flows;
 }
 
@@ -727,8 +727,8 @@ fill_totals(struct detect *d, struct host_tables *ht, size_t ri, const struct ho
 	struct excluded x;
 
 	if (focus != NULL) {
-		a->bytes_out = dest_window(focus, DC_OUT, w, now);
-		a->bytes_in = dest_window(focus, DC_IN, w, now);
+		a->bytes_out = dest_window(ht, focus, DC_OUT, w, now);
+		a->bytes_in = dest_window(ht, focus, DC_IN, w, now);
 	} else if (fam == FAM_SERVED) {
 		a->bytes_out = host_window(h, HC_SRV_OUT, w, now);
 		a->bytes_in = host_window(h, HC_SRV_IN, w, now);

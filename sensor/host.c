@@ -41,6 +41,13 @@ struct host_tables {
 	uint64_t hosts_evicted, dests_evicted, details_folded, details_evicted, hosts_widened;
 };
 
+/* d's full rings, NULL while its buckets are inline. */
+static struct dest_detail *
+detail_of(const struct host_tables *ht, const struct dest *d)
+{
+	return d->win.detail == 0 ? NULL : pool_at(&ht->details, d->win.detail - 1);
+}
+
 /* ---- windows ------------------------------------------------------------
  *
  * Bucket b of the minute ring holds epoch minute m where m % 60 == b, for
@@ -219,13 +226,15 @@ slots_sum(const uint32_t *keys, const uint32_t (*v)[DC__COUNT], int nslots, enum
 }
 
 uint64_t
-dest_window(const struct dest *d, enum dest_ctr c, uint32_t window_s, uint64_t now_us)
+dest_window(const struct host_tables *ht, const struct dest *d, enum dest_ctr c, uint32_t window_s,
+    uint64_t now_us)
 {
 	uint32_t now_m = (uint32_t)(now_us / 60000000u);
+	struct dest_detail *x = detail_of(ht, d);
 
-	if (d->win.detail != NULL) {
-		struct rings r = detail_rings(d->win.detail);
-		return win_sum(&d->win.detail->clk, &r, c, window_s, now_us);
+	if (x != NULL) {
+		struct rings r = detail_rings(x);
+		return win_sum(&x->clk, &r, c, window_s, now_us);
 	}
 	if (window_s <= HOST_MINUTES * 60u)
 		return slots_sum(d->win.mkey, d->win.m, DEST_MSLOTS, c, now_m, window_s / 60 ? window_s / 60 : 1);
@@ -297,12 +306,10 @@ host_tables_free(struct host_tables *ht)
 static void
 detail_release(struct host_tables *ht, struct dest *d)
 {
-	struct dest_detail *x = d->win.detail;
-
-	if (x == NULL)
+	if (d->win.detail == 0)
 		return;
-	pool_release(&ht->details, pool_index(&ht->details, x));
-	d->win.detail = NULL;
+	pool_release(&ht->details, d->win.detail - 1);
+	d->win.detail = 0;
 }
 
 static void dest_unlink(struct host_tables *ht, struct dest *d);
@@ -323,9 +330,9 @@ dest_remove(struct host_tables *ht, struct dest *d)
  * returns 0, or -1 if they do not.
  */
 static int
-detail_fold(struct dest *d)
+detail_fold(const struct host_tables *ht, struct dest *d)
 {
-	const struct dest_detail *x = d->win.detail;
+	const struct dest_detail *x = detail_of(ht, d);
 	struct dest_win w;
 	int nm = 0, nh = 0;
 
@@ -379,7 +386,7 @@ detail_get(struct host_tables *ht, struct dest *d)
 
 	if ((i = pool_alloc(&ht->details, owner)) == POOL_NIL) {
 		struct dest *victim = table_at(ht->dests, pool_victim(&ht->details, dest_staler, ht->dests));
-		if (detail_fold(victim) == 0) {
+		if (detail_fold(ht, victim) == 0) {
 			ht->details_folded++;
 			detail_release(ht, victim);
 		} else {
@@ -413,7 +420,7 @@ detail_attach(struct host_tables *ht, struct dest *d, uint64_t now_us)
 				x->ring_sum[1][c] += d->win.h[i][c];
 			}
 	memset(&d->win, 0, sizeof d->win);
-	d->win.detail = x;
+	d->win.detail = pool_index(&ht->details, x) + 1;
 }
 
 /* The slot for key among n (epoch unit + 1): its own, else a free or expired one; -1 if none. */
@@ -655,7 +662,7 @@ dest_add(struct host_tables *ht, struct dest *d, enum dest_ctr c, uint64_t v, ui
 	d->last_us = now_us;
 	if (v == 0)
 		return;		/* an empty segment needs no bucket */
-	if (d->win.detail == NULL) {
+	if (d->win.detail == 0) {
 		int mi = slot_for(d->win.mkey, DEST_MSLOTS, m + 1, HOST_MINUTES);
 		int hi = slot_for(d->win.hkey, DEST_HSLOTS, m / 60 + 1, HOST_HOURS);
 		/* The buckets' sums if the slots take the packet (a reused slot starts at 0). */
@@ -676,7 +683,7 @@ dest_add(struct host_tables *ht, struct dest *d, enum dest_ctr c, uint64_t v, ui
 		}
 		detail_attach(ht, d, now_us);
 	}
-	x = d->win.detail;
+	x = detail_of(ht, d);
 	struct rings r = detail_rings(x);
 	win_advance(&x->clk, &r, now_us);
 	ring_add(&r, c, m, v);

@@ -64,7 +64,7 @@ struct dest_detail;
  * whose buckets are 64-bit, so no count is ever clipped.
  */
 struct dest_win {
-	struct dest_detail *detail;	/* in host.c's pool (fixed at start); NULL = inline */
+	uint32_t detail;		/* host.c's pool block + 1; 0 = inline */
 	uint32_t mkey[DEST_MSLOTS];	/* epoch minute + 1; 0 = free */
 	uint32_t hkey[DEST_HSLOTS];	/* epoch hour + 1; 0 = free */
 	uint32_t m[DEST_MSLOTS][DC__COUNT];
@@ -198,7 +198,8 @@ void host_flow_classified(struct host_tables *ht, struct flow *f, uint64_t now_u
 
 /* Value of a host or destination counter over the last window_s at now_us. */
 uint64_t host_window(const struct host *h, enum host_ctr c, uint32_t window_s, uint64_t now_us);
-uint64_t dest_window(const struct dest *d, enum dest_ctr c, uint32_t window_s, uint64_t now_us);
+uint64_t dest_window(const struct host_tables *ht, const struct dest *d, enum dest_ctr c,
+    uint32_t window_s, uint64_t now_us);
 /* Start of the span a window covers (the oldest bucket's start), in us. */
 uint64_t host_window_start(uint32_t window_s, uint64_t now_us);
 /*

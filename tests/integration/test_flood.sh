@@ -27,7 +27,7 @@
 #           that is never classified, like an unanswered SYN, keeps it)
 #   hosts    4096 x (3,080 B + 8 B + 4,704 B of 64-bit rings: a flood can
 #            claim 4 GiB an hour per source, and each slot may widen),
-#   dests    16384 x (296 B + 8 B)
+#   dests    16384 x (288 B + 8 B)
 #   plus 1024 destinations with full minute/hour rings (1.4 KB each),
 #   engaged  1024 x (130 B + 8 B),  peers 4096 x (336 B + 8 B) plus 1024
 #            busy entries' detail blocks (568 B)
@@ -181,7 +181,7 @@ result $(( ${want:-0} <= packets || s[packets] != ${want:-0} )) reads_every_pack
 
 # Memory.
 peak=$(field capped 2) base=$(field baseline 2)
-tables=$(( 65536 * (184 + 8 + 704) + 4096 * (3080 + 8 + 4704) + 16384 * (296 + 8) + 1025 * 1368 + 1024 * (130 + 8) +
+tables=$(( 65536 * (184 + 8 + 704) + 4096 * (3080 + 8 + 4704) + 16384 * (288 + 8) + 1025 * 1368 + 1024 * (130 + 8) +
 	4096 * (336 + 8) + 1024 * 568 + 8192 * (352 + 8 + 40 + 8) + 2048 * 560 + 4096 * 32 + 4096 * (440 + 8) +
 	4096 * (1016 + 8) + 65536 * (32 + 8) + 4096 * (96 + 8) + 1024 * (6216 + 8) + 139264 * (120 + 8) ))
 bound=$(( base + tables * 12 / 10 / 1024 ))

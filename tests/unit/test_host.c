@@ -190,7 +190,7 @@ test_host_internal_to_internal_goes_to_int_counters(void)
 	struct dest *d = host_dest_first(n.hosts, h5);
 	CHECK(d != NULL && d->peer_internal == 1 && host_dest_next(n.hosts, d) == NULL);
 	if (d != NULL)
-		CHECK_EQ_U(dest_window(d, DC_OUT, 60, PB_T0), 7000);
+		CHECK_EQ_U(dest_window(n.hosts, d, DC_OUT, 60, PB_T0), 7000);
 	CHECK(host_dest_first(n.hosts, h9) == NULL);
 	CHECK_EQ_U(host_peers(h5, PB_T0), 0);	/* internal peers are not external peers */
 	pb_net_free(&n);
@@ -223,9 +223,9 @@ test_host_destination_per_peer_with_latest_flow_port_and_proto(void)
 	CHECK_EQ_U(d->flows, 2);
 	CHECK_EQ_U(d->port, 53);
 	CHECK_EQ_U(d->l4proto, IPPROTO_UDP);
-	CHECK_EQ_U(dest_window(d, DC_OUT, 600, PB_T0 + PB_MIN), 1060);
-	CHECK_EQ_U(dest_window(d, DC_IN, 600, PB_T0 + PB_MIN), 4000);
-	CHECK_EQ_U(dest_window(d, DC_OUT, 60, PB_T0 + PB_MIN), 60);
+	CHECK_EQ_U(dest_window(n.hosts, d, DC_OUT, 600, PB_T0 + PB_MIN), 1060);
+	CHECK_EQ_U(dest_window(n.hosts, d, DC_IN, 600, PB_T0 + PB_MIN), 4000);
+	CHECK_EQ_U(dest_window(n.hosts, d, DC_OUT, 60, PB_T0 + PB_MIN), 60);
 	CHECK(addr_eq(&d->key.peer, &t1.dst) && addr_eq(&host_dest_host(n.hosts, d)->addr, &t1.src));
 	/* Another peer: a second destination, first in the host's list. */
 	up(&n, "192.0.2.200", 5, PB_T0 + PB_MIN);
@@ -361,7 +361,7 @@ test_host_evicts_stalest_destination_not_oldest_created(void)
 	for (struct dest *d = host_dest_first(n.hosts, h); d; d = host_dest_next(n.hosts, d)) {
 		if (addr_eq(&d->key.peer, &p1)) {
 			have1 = 1;
-			CHECK_EQ_U(dest_window(d, DC_OUT, 600, PB_T0 + 3 * PB_SEC), 200);
+			CHECK_EQ_U(dest_window(n.hosts, d, DC_OUT, 600, PB_T0 + 3 * PB_SEC), 200);
 		}
 		have2 |= addr_eq(&d->key.peer, &p2);
 	}
@@ -569,8 +569,8 @@ dest_matches_host(struct pb_net *n, const char *host, uint64_t now)
 		    host_window(h, HC_IN, windows[i], now) != ring_brute(h, HC_IN, windows[i], now))
 			return 0;
 	for (size_t i = 0; i < sizeof windows / sizeof windows[0]; i++)
-		if (dest_window(d, DC_OUT, windows[i], now) != host_window(h, HC_OUT, windows[i], now) ||
-		    dest_window(d, DC_IN, windows[i], now) != host_window(h, HC_IN, windows[i], now))
+		if (dest_window(n->hosts, d, DC_OUT, windows[i], now) != host_window(h, HC_OUT, windows[i], now) ||
+		    dest_window(n->hosts, d, DC_IN, windows[i], now) != host_window(h, HC_IN, windows[i], now))
 			return 0;
 	return 1;
 }
@@ -706,12 +706,12 @@ test_host_inline_bucket_past_4_gib_moves_to_full_rings_exactly(void)
 	up(&n, EXT, 2147483648u, t);
 	up(&n, EXT, 2147483647u, t + 1);
 	CHECK_EQ_U(stats_of(&n).dest_details, 0);
-	CHECK_EQ_U(dest_window(dest_to(&n, EXT), DC_OUT, 60, t + 1), 4294967295ull);
+	CHECK_EQ_U(dest_window(n.hosts, dest_to(&n, EXT), DC_OUT, 60, t + 1), 4294967295ull);
 	/* One more byte does not. */
 	up(&n, EXT, 1, t + 2);
 	CHECK_EQ_U(stats_of(&n).dest_details, 1);
-	CHECK_EQ_U(dest_window(dest_to(&n, EXT), DC_OUT, 60, t + 2), 4294967296ull);
-	CHECK_EQ_U(dest_window(dest_to(&n, EXT), DC_OUT, 3600, t + 2), 4294967296ull);
+	CHECK_EQ_U(dest_window(n.hosts, dest_to(&n, EXT), DC_OUT, 60, t + 2), 4294967296ull);
+	CHECK_EQ_U(dest_window(n.hosts, dest_to(&n, EXT), DC_OUT, 3600, t + 2), 4294967296ull);
 
 	/* Minutes that fit, an hour that does not: 3 x 2 GB in three minutes. */
 	for (int k = 0; k < 3; k++)
@@ -719,9 +719,9 @@ test_host_inline_bucket_past_4_gib_moves_to_full_rings_exactly(void)
 	struct dest *d = dest_to(&n, "192.0.2.9");
 	uint64_t now = t + 2 * PB_MIN;
 	CHECK_EQ_U(stats_of(&n).dest_details, 2);
-	CHECK_EQ_U(dest_window(d, DC_OUT, 60, now), 2000000000ull);
-	CHECK_EQ_U(dest_window(d, DC_OUT, 600, now), 6000000000ull);
-	CHECK_EQ_U(dest_window(d, DC_OUT, 3600, now), 6000000000ull);
+	CHECK_EQ_U(dest_window(n.hosts, d, DC_OUT, 60, now), 2000000000ull);
+	CHECK_EQ_U(dest_window(n.hosts, d, DC_OUT, 600, now), 6000000000ull);
+	CHECK_EQ_U(dest_window(n.hosts, d, DC_OUT, 3600, now), 6000000000ull);
 	/* The host's own rings (64-bit since the first minute passed 4 GiB) agree. */
 	CHECK_EQ_U(host_window(hostof(&n, HOST), HC_OUT, 600, now), 4294967296ull + 6000000000ull);
 	pb_net_free(&n);
@@ -749,7 +749,7 @@ test_host_detail_with_a_bucket_past_4_gib_is_evicted_not_folded(void)
 	CHECK_EQ_U(st.dest_details_folded, 0);
 	CHECK_EQ_U(st.dest_details_evicted, 1);
 	CHECK(dest_to(&n, EXT) == NULL);
-	CHECK_EQ_U(dest_window(dest_to(&n, "192.0.2.9"), DC_OUT, 600, t + 2 + DEST_MSLOTS * PB_MIN),
+	CHECK_EQ_U(dest_window(n.hosts, dest_to(&n, "192.0.2.9"), DC_OUT, 600, t + 2 + DEST_MSLOTS * PB_MIN),
 	    100ull * (DEST_MSLOTS + 1));
 	pb_net_free(&n);
 }
