@@ -65,15 +65,8 @@ dpi_copy_result(struct dpi *d, struct flow *f, ndpi_protocol proto)
 	if (f->app_category == 0)
 		f->app_category = (uint16_t)ndpi_get_proto_category(d->mod, proto);
 	f->app_risk = nf->risk;
-	if (nf->host_server_name[0] != '\0' && d->names != NULL) {
-		size_t n = strnlen(nf->host_server_name, FLOW_NAME_MAX - 1);
-		const char *had = names_str(d->names, f->name);
-		if (strncmp(had, nf->host_server_name, n) != 0 || had[n] != '\0') {
-			uint32_t r = names_intern(d->names, nf->host_server_name, n);
-			names_drop(d->names, f->name);
-			f->name = r;
-		}
-	}
+	if (nf->host_server_name[0] != '\0' && d->names != NULL)
+		names_set(d->names, &f->name, nf->host_server_name, FLOW_NAME_MAX - 1);
 }
 
 static void

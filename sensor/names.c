@@ -133,12 +133,12 @@ names_drop(struct names *n, uint32_t ref)
 }
 
 void
-names_set(struct names *n, uint32_t *ref, const char *s)
+names_set(struct names *n, uint32_t *ref, const char *s, size_t len)
 {
 	uint32_t old = *ref;
 
 	/* Interned first: the same name keeps its slot rather than being freed and made again. */
-	*ref = names_intern(n, s, NAMES_MAX);
+	*ref = names_intern(n, s, len);
 	names_drop(n, old);
 }
 

@@ -53,8 +53,8 @@ void names_hold(struct names *n, uint32_t ref);
 void names_copy(struct names *n, uint32_t *dst, uint32_t src);
 /* Lets go of one reference (NAME_NONE: nothing). */
 void names_drop(struct names *n, uint32_t ref);
-/* *ref becomes a reference to s (a NUL-terminated string); the old one is dropped. */
-void names_set(struct names *n, uint32_t *ref, const char *s);
+/* *ref becomes a reference to s, as names_intern() takes it; the old one is dropped. */
+void names_set(struct names *n, uint32_t *ref, const char *s, size_t len);
 /* The text of a reference that is held: "" for NAME_NONE. */
 const char *names_str(const struct names *n, uint32_t ref);
 /*

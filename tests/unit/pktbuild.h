@@ -129,10 +129,7 @@ pb_net_init(struct pb_net *n, size_t max_flows, size_t max_hosts, size_t max_des
 static inline void
 pb_name(struct pb_net *n, struct flow *f, const char *name)
 {
-	uint32_t r = names_intern(n->names, name, FLOW_NAME_MAX - 1);
-
-	names_drop(n->names, f->name);
-	f->name = r;
+	names_set(n->names, &f->name, name, FLOW_NAME_MAX - 1);
 }
 
 static inline void

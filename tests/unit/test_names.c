@@ -85,15 +85,15 @@ test_names_empty_name_holds_nothing(void)
 	CHECK_EQ_U(count(n), 0);
 	/* names_set: to a name, to the same one (no churn), to another, to "". */
 	r = NAME_NONE;
-	names_set(n, &r, "a.example");
+	names_set(n, &r, "a.example", NAMES_MAX);
 	uint32_t first = r;
-	names_set(n, &r, "a.example");
+	names_set(n, &r, "a.example", NAMES_MAX);
 	CHECK_EQ_U(r, first);
 	CHECK_EQ_U(names_refs(n, r), 1);
-	names_set(n, &r, "b.example");
+	names_set(n, &r, "b.example", NAMES_MAX);
 	CHECK_EQ_S(names_str(n, r), "b.example");
 	CHECK_EQ_U(count(n), 1);
-	names_set(n, &r, "");
+	names_set(n, &r, "", NAMES_MAX);
 	CHECK_EQ_U(r, NAME_NONE);
 	CHECK_EQ_U(count(n), 0);
 	names_free(n);
@@ -200,7 +200,7 @@ test_names_random_holders_against_a_model(void)
 		int h = (int)((rng >> 33) % HOLDERS), k = (int)((rng >> 13) % NAMES);
 		if (which[h] >= 0)
 			refs[which[h]]--;
-		names_set(n, &ref[h], text[k]);
+		names_set(n, &ref[h], text[k], NAMES_MAX);
 		which[h] = k;
 		refs[k]++;
 		int c = (int)((rng >> 45) % HOLDERS);
