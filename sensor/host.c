@@ -859,18 +859,27 @@ host_dest_lookup(struct host_tables *ht, const struct ip_addr *host, const struc
 	return h ? dest_get(ht, h, peer, 0, 0) : NULL;
 }
 
+/* Is d the (initiator, responder) pair of f? A cached slot or pointer can outlive it. */
+static int
+dest_matches_flow(const struct host_tables *ht, const struct dest *d, const struct flow *f)
+{
+	return addr_eq(&host_dest_host(ht, d)->addr, flow_initiator(f, NULL)) &&
+	    addr_eq(&d->key.peer, flow_responder(f, NULL));
+}
+
 void
 host_flow_ended(struct host_tables *ht, const struct flow *f)
 {
 	struct dest *d;
 	uint16_t sport, dport;
-	const struct ip_addr *ia = flow_initiator(f, &sport), *ra = flow_responder(f, &dport);
 
 	if (!f->init_internal || !f->counted || f->dest_slot[0] == 0)
 		return;
 	d = table_at(ht->dests, f->dest_slot[0] - 1);
-	if (!d->node.used || !addr_eq(&host_dest_host(ht, d)->addr, ia) || !addr_eq(&d->key.peer, ra))
+	if (!d->node.used || !dest_matches_flow(ht, d, f))
 		return;
+	flow_initiator(f, &sport);
+	flow_responder(f, &dport);
 	d->ended.first_us = f->first_us;
 	d->ended.last_us = f->last_us;
 	d->ended.out = f->payload_bytes[FLOW_DIR_FWD];
@@ -889,8 +898,7 @@ host_dest_live_flow(const struct host_tables *ht, const struct dest *d)
 
 	/* Flow slots are reused: the pointer is good only for the flow it was set for. */
 	if (f == NULL || !f->node.used || f->first_us != d->live_first_us ||
-	    f->dest_slot[0] == 0 || !addr_eq(flow_initiator(f, NULL), &host_dest_host(ht, d)->addr) ||
-	    !addr_eq(flow_responder(f, NULL), &d->key.peer))
+	    f->dest_slot[0] == 0 || !dest_matches_flow(ht, d, f))
 		return NULL;
 	return f;
 }

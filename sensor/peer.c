@@ -302,8 +302,6 @@ sni_last(const struct peer *m, const struct peer_entry *e)
 	return names_str(m->names, e->sni_last);
 }
 
-
-
 /* ---- buckets --------------------------------------------------------------- */
 
 static uint32_t
