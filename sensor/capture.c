@@ -12,9 +12,11 @@
 #include "capture.h"
 #include "decode.h"
 #include "fanout.h"
+#include "readahead.h"
 
 struct capture {
 	pcap_t *p;
+	struct readahead *ra;	/* a regular file: read on a thread of its own */
 	struct fanout *fanout;	/* live, --fanout: the group membership */
 	int live;
 	int timeout_ms;		/* live: longest wait in capture_next() */
@@ -135,6 +137,10 @@ capture_open(const struct capture_config *cfg, char *err, size_t errlen)
 		capture_close(c);
 		return NULL;
 	}
+	if (c->file_size > 0 && (c->ra = readahead_start(c->p, err, errlen)) == NULL) {
+		capture_close(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -143,6 +149,7 @@ capture_close(struct capture *c)
 {
 	if (c == NULL)
 		return;
+	readahead_stop(c->ra);	/* before the handle it reads */
 	if (c->p)
 		pcap_close(c->p);
 	fanout_free(c->fanout);
@@ -154,7 +161,11 @@ capture_next(struct capture *c, struct capture_pkt *out)
 {
 	struct pcap_pkthdr *h;
 	const u_char *data;
-	int rc = pcap_next_ex(c->p, &h, &data);
+	int rc;
+
+	if (c->ra != NULL)
+		return readahead_next(c->ra, out);
+	rc = pcap_next_ex(c->p, &h, &data);
 
 	if (rc == 0 && c->live) {
 		struct pollfd pfd = { .fd = pcap_get_selectable_fd(c->p), .events = POLLIN };
@@ -204,7 +215,7 @@ capture_is_live(const struct capture *c)
 const char *
 capture_error(const struct capture *c)
 {
-	return c->err;
+	return c->ra != NULL ? readahead_error(c->ra) : c->err;
 }
 
 void
@@ -222,6 +233,10 @@ capture_get_stats(struct capture *c, struct capture_stats *out)
 		return;
 	}
 	out->file_size = c->file_size;
+	if (c->ra != NULL) {
+		out->file_pos = readahead_pos(c->ra);	/* the thread owns the FILE's position */
+		return;
+	}
 	FILE *f = pcap_file(c->p);
 	if (f != NULL && c->file_size > 0) {
 		long pos = ftell(f);
@@ -232,5 +247,8 @@ capture_get_stats(struct capture *c, struct capture_stats *out)
 void
 capture_breakloop(struct capture *c)
 {
-	pcap_breakloop(c->p);
+	if (c->ra != NULL)
+		readahead_break(c->ra);
+	else
+		pcap_breakloop(c->p);
 }
