@@ -9,6 +9,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int t_failed_checks;
@@ -45,6 +46,34 @@ t_run(const char *suite, const struct t_case *cases, size_t n)
 	printf("# %s: %zu passed, %d failed\n", suite, n - (size_t)failed, failed);
 	fflush(stdout);
 	return failed ? 1 : 0;
+}
+
+/*
+ * t_run() with a fresh directory for the cases' files (t_path() names one
+ * in it), removed afterwards; 2 if it cannot be made.
+ */
+static char t_dir[64];
+
+static inline const char *
+t_path(const char *name)
+{
+	static char buf[128];
+	snprintf(buf, sizeof buf, "%s/%s", t_dir, name);
+	return buf;
+}
+
+static inline int
+t_run_in_tmpdir(const char *suite, const struct t_case *cases, size_t n)
+{
+	char cmd[128];
+	int rc;
+
+	snprintf(t_dir, sizeof t_dir, "/tmp/outflow-test-%s-XXXXXX", suite);
+	if (mkdtemp(t_dir) == NULL)
+		return 2;
+	rc = t_run(suite, cases, n);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", t_dir);
+	return system(cmd) != 0 ? 1 : rc;
 }
 
 #define T_MAIN(suite, ...) \

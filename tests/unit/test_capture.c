@@ -30,21 +30,12 @@ write_pcap(const char *path, int dlt, int n, int nano)
 	pcap_close(p);
 }
 
-static char tmpl[64];
-
-static const char *
-tmp_path(const char *name)
-{
-	static char buf[128];
-	snprintf(buf, sizeof buf, "%s/%s", tmpl, name);
-	return buf;
-}
 
 static void
 test_reads_every_packet_with_wire_length_and_microseconds(void)
 {
 	char err[256];
-	struct capture_config cfg = { .file = tmp_path("a.pcap") };
+	struct capture_config cfg = { .file = t_path("a.pcap") };
 	struct capture_pkt cp;
 	struct capture *c;
 	int n = 0;
@@ -69,7 +60,7 @@ static void
 test_nanosecond_files_are_read_as_microseconds(void)
 {
 	char err[256];
-	struct capture_config cfg = { .file = tmp_path("n.pcap") };
+	struct capture_config cfg = { .file = t_path("n.pcap") };
 	struct capture_pkt cp;
 	struct capture *c;
 
@@ -87,7 +78,7 @@ static void
 test_unsupported_link_type_is_named(void)
 {
 	char err[256] = "";
-	struct capture_config cfg = { .file = tmp_path("u.pcap") };
+	struct capture_config cfg = { .file = t_path("u.pcap") };
 
 	write_pcap(cfg.file, DLT_PPP, 1, 0);
 	CHECK(capture_open(&cfg, err, sizeof err) == NULL);
@@ -98,11 +89,11 @@ static void
 test_missing_file_and_bad_filter_are_clear_errors(void)
 {
 	char err[256] = "";
-	struct capture_config cfg = { .file = tmp_path("nope.pcap") };
+	struct capture_config cfg = { .file = t_path("nope.pcap") };
 
 	CHECK(capture_open(&cfg, err, sizeof err) == NULL);
 	CHECK(strstr(err, "nope.pcap") != NULL);
-	cfg.file = tmp_path("a.pcap");
+	cfg.file = t_path("a.pcap");
 	write_pcap(cfg.file, DLT_EN10MB, 1, 0);
 	cfg.bpf = "tcp port nonsense";
 	CHECK(capture_open(&cfg, err, sizeof err) == NULL);
@@ -113,7 +104,7 @@ static void
 test_filter_applies(void)
 {
 	char err[256];
-	struct capture_config cfg = { .file = tmp_path("a.pcap"), .bpf = "udp" };
+	struct capture_config cfg = { .file = t_path("a.pcap"), .bpf = "udp" };
 	struct capture_pkt cp;
 	struct capture *c;
 
@@ -130,7 +121,7 @@ static void
 test_truncated_file_is_a_read_error_after_the_good_packets(void)
 {
 	char err[256];
-	struct capture_config cfg = { .file = tmp_path("t.pcap") };
+	struct capture_config cfg = { .file = t_path("t.pcap") };
 	struct capture_pkt cp;
 	struct capture *c;
 	int n = 0;
@@ -161,13 +152,5 @@ main(void)
 		T(test_filter_applies),
 		T(test_truncated_file_is_a_read_error_after_the_good_packets),
 	};
-	snprintf(tmpl, sizeof tmpl, "/tmp/outflow-test-capture-XXXXXX");
-	if (mkdtemp(tmpl) == NULL)
-		return 2;
-	int rc = t_run("capture", c, sizeof c / sizeof c[0]);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
-	if (system(cmd) != 0)
-		rc = 1;
-	return rc;
+	return t_run_in_tmpdir("capture", c, sizeof c / sizeof c[0]);
 }

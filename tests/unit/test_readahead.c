@@ -13,15 +13,6 @@
 #include "readahead.h"
 #include "t.h"
 
-static char tmpl[64];
-
-static const char *
-tmp_path(const char *name)
-{
-	static char buf[128];
-	snprintf(buf, sizeof buf, "%s/%s", tmpl, name);
-	return buf;
-}
 
 /* Packet i's captured length, as write_pcap makes it (sizes[] when given). */
 static uint32_t
@@ -62,32 +53,48 @@ open_file(const char *path)
 	return p;
 }
 
-static struct readahead *
-start(pcap_t *p)
+/* A file read through a readahead; ra is NULL (and a check failed) if it could not start. */
+struct reader {
+	pcap_t *p;
+	struct readahead *ra;
+};
+
+static struct reader
+reader_open(const char *path)
 {
 	char err[256] = "";
-	struct readahead *ra = p ? readahead_start(p, err, sizeof err) : NULL;
+	struct reader r = { open_file(path), NULL };
 
-	CHECK(ra != NULL);
-	return ra;
+	if (r.p != NULL)
+		r.ra = readahead_start(r.p, err, sizeof err);
+	CHECK(r.ra != NULL);
+	return r;
+}
+
+static void
+reader_close(struct reader *r)
+{
+	readahead_stop(r->ra);
+	if (r->p != NULL)
+		pcap_close(r->p);
 }
 
 /* Reads path through a readahead and directly, side by side: returns the packets compared. */
 static int
 compare_with_pcap(const char *path, int *mismatches)
 {
-	pcap_t *direct = open_file(path), *p = open_file(path);
-	struct readahead *ra = start(p);
+	pcap_t *direct = open_file(path);
+	struct reader r = reader_open(path);
 	struct capture_pkt cp;
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	int n = 0, rc;
 
 	*mismatches = 0;
-	if (ra == NULL || direct == NULL)
+	if (r.ra == NULL || direct == NULL)
 		goto out;
 	while ((rc = pcap_next_ex(direct, &h, &data)) == 1) {
-		if (readahead_next(ra, &cp) != CAPTURE_PACKET) {
+		if (readahead_next(r.ra, &cp) != CAPTURE_PACKET) {
 			(*mismatches)++;
 			goto out;
 		}
@@ -99,15 +106,13 @@ compare_with_pcap(const char *path, int *mismatches)
 	}
 	/* The same end: end of file, or the same error after the same packets. */
 	if (rc == PCAP_ERROR_BREAK) {
-		CHECK(readahead_next(ra, &cp) == CAPTURE_EOF);
+		CHECK(readahead_next(r.ra, &cp) == CAPTURE_EOF);
 	} else {
-		CHECK(readahead_next(ra, &cp) == CAPTURE_ERROR);
-		CHECK_EQ_S(readahead_error(ra), pcap_geterr(direct));
+		CHECK(readahead_next(r.ra, &cp) == CAPTURE_ERROR);
+		CHECK_EQ_S(readahead_error(r.ra), pcap_geterr(direct));
 	}
 out:
-	readahead_stop(ra);
-	if (p)
-		pcap_close(p);
+	reader_close(&r);
 	if (direct)
 		pcap_close(direct);
 	return n;
@@ -119,8 +124,8 @@ test_same_packets_as_pcap_across_many_blocks(void)
 	int bad;
 
 	/* About 23 MB: the ring of 4 x 128 KB goes round about 45 times. */
-	write_pcap(tmp_path("many.pcap"), 30000, NULL);
-	CHECK_EQ_U(compare_with_pcap(tmp_path("many.pcap"), &bad), 30000);
+	write_pcap(t_path("many.pcap"), 30000, NULL);
+	CHECK_EQ_U(compare_with_pcap(t_path("many.pcap"), &bad), 30000);
 	CHECK_EQ_U(bad, 0);
 }
 
@@ -131,8 +136,8 @@ test_packets_larger_than_a_block_are_whole(void)
 	    RA_BLOCK_BYTES - 17, 1514 };
 	int n = (int)(sizeof sizes / sizeof sizes[0]), bad;
 
-	write_pcap(tmp_path("big.pcap"), n, sizes);
-	CHECK_EQ_U(compare_with_pcap(tmp_path("big.pcap"), &bad), n);
+	write_pcap(t_path("big.pcap"), n, sizes);
+	CHECK_EQ_U(compare_with_pcap(t_path("big.pcap"), &bad), n);
 	CHECK_EQ_U(bad, 0);
 }
 
@@ -159,7 +164,7 @@ test_pcapng_and_the_sample_captures_read_the_same(void)
 static void
 test_truncated_file_errs_after_its_whole_packets_and_stays_so(void)
 {
-	const char *path = tmp_path("trunc.pcap");
+	const char *path = t_path("trunc.pcap");
 	struct capture_pkt cp;
 	struct stat st;
 	enum capture_rc rc;
@@ -168,26 +173,22 @@ test_truncated_file_errs_after_its_whole_packets_and_stays_so(void)
 	write_pcap(path, 5000, NULL);
 	CHECK(stat(path, &st) == 0);
 	CHECK(truncate(path, st.st_size - 10) == 0);	/* inside the last packet */
-	pcap_t *p = open_file(path);
-	struct readahead *ra = start(p);
-	if (ra == NULL)
-		goto out;
-	while ((rc = readahead_next(ra, &cp)) == CAPTURE_PACKET)
-		n++;
-	CHECK_EQ_U(n, 4999);
-	CHECK(rc == CAPTURE_ERROR);
-	CHECK(strstr(readahead_error(ra), "truncated") != NULL);
-	CHECK(readahead_next(ra, &cp) == CAPTURE_ERROR);
-out:
-	readahead_stop(ra);
-	if (p)
-		pcap_close(p);
+	struct reader r = reader_open(path);
+	if (r.ra != NULL) {
+		while ((rc = readahead_next(r.ra, &cp)) == CAPTURE_PACKET)
+			n++;
+		CHECK_EQ_U(n, 4999);
+		CHECK(rc == CAPTURE_ERROR);
+		CHECK(strstr(readahead_error(r.ra), "truncated") != NULL);
+		CHECK(readahead_next(r.ra, &cp) == CAPTURE_ERROR);
+	}
+	reader_close(&r);
 }
 
 static void
 test_position_grows_to_the_file_size_and_eof_repeats(void)
 {
-	const char *path = tmp_path("pos.pcap");
+	const char *path = t_path("pos.pcap");
 	struct capture_pkt cp;
 	struct stat st;
 	uint64_t last = 0;
@@ -195,23 +196,19 @@ test_position_grows_to_the_file_size_and_eof_repeats(void)
 
 	write_pcap(path, 5000, NULL);
 	CHECK(stat(path, &st) == 0);
-	pcap_t *p = open_file(path);
-	struct readahead *ra = start(p);
-	if (ra == NULL)
-		goto out;
-	CHECK_EQ_U(readahead_pos(ra), 0);
-	while (readahead_next(ra, &cp) == CAPTURE_PACKET) {
-		backwards += readahead_pos(ra) < last;
-		last = readahead_pos(ra);
+	struct reader r = reader_open(path);
+	if (r.ra != NULL) {
+		CHECK_EQ_U(readahead_pos(r.ra), 0);
+		while (readahead_next(r.ra, &cp) == CAPTURE_PACKET) {
+			backwards += readahead_pos(r.ra) < last;
+			last = readahead_pos(r.ra);
+		}
+		CHECK_EQ_U(backwards, 0);
+		CHECK_EQ_U(readahead_pos(r.ra), (uint64_t)st.st_size);
+		CHECK(readahead_next(r.ra, &cp) == CAPTURE_EOF);
+		CHECK(readahead_next(r.ra, &cp) == CAPTURE_EOF);
 	}
-	CHECK_EQ_U(backwards, 0);
-	CHECK_EQ_U(readahead_pos(ra), (uint64_t)st.st_size);
-	CHECK(readahead_next(ra, &cp) == CAPTURE_EOF);
-	CHECK(readahead_next(ra, &cp) == CAPTURE_EOF);
-out:
-	readahead_stop(ra);
-	if (p)
-		pcap_close(p);
+	reader_close(&r);
 }
 
 static void
@@ -219,14 +216,11 @@ test_empty_file_is_eof(void)
 {
 	struct capture_pkt cp;
 
-	write_pcap(tmp_path("empty.pcap"), 0, NULL);
-	pcap_t *p = open_file(tmp_path("empty.pcap"));
-	struct readahead *ra = start(p);
-	if (ra != NULL)
-		CHECK(readahead_next(ra, &cp) == CAPTURE_EOF);
-	readahead_stop(ra);
-	if (p)
-		pcap_close(p);
+	write_pcap(t_path("empty.pcap"), 0, NULL);
+	struct reader r = reader_open(t_path("empty.pcap"));
+	if (r.ra != NULL)
+		CHECK(readahead_next(r.ra, &cp) == CAPTURE_EOF);
+	reader_close(&r);
 }
 
 static void
@@ -234,20 +228,16 @@ test_break_ends_at_the_next_call(void)
 {
 	struct capture_pkt cp;
 
-	write_pcap(tmp_path("brk.pcap"), 30000, NULL);
-	pcap_t *p = open_file(tmp_path("brk.pcap"));
-	struct readahead *ra = start(p);
-	if (ra == NULL)
-		goto out;
-	for (int i = 0; i < 10; i++)
-		CHECK(readahead_next(ra, &cp) == CAPTURE_PACKET);
-	readahead_break(ra);
-	CHECK(readahead_next(ra, &cp) == CAPTURE_EOF);
-	CHECK(readahead_next(ra, &cp) == CAPTURE_EOF);
-out:
-	readahead_stop(ra);
-	if (p)
-		pcap_close(p);
+	write_pcap(t_path("brk.pcap"), 30000, NULL);
+	struct reader r = reader_open(t_path("brk.pcap"));
+	if (r.ra != NULL) {
+		for (int i = 0; i < 10; i++)
+			CHECK(readahead_next(r.ra, &cp) == CAPTURE_PACKET);
+		readahead_break(r.ra);
+		CHECK(readahead_next(r.ra, &cp) == CAPTURE_EOF);
+		CHECK(readahead_next(r.ra, &cp) == CAPTURE_EOF);
+	}
+	reader_close(&r);
 }
 
 /* The thread waits on a full ring (or is still reading): stop returns, and the handle is usable. */
@@ -259,22 +249,18 @@ test_stop_returns_wherever_the_thread_is(void)
 	struct pcap_pkthdr *h;
 	const u_char *data;
 
-	write_pcap(tmp_path("stop.pcap"), 30000, NULL);
+	write_pcap(t_path("stop.pcap"), 30000, NULL);
 	for (int round = 0; round < 3; round++) {
-		pcap_t *p = open_file(tmp_path("stop.pcap"));
-		struct readahead *ra = start(p);
-		if (ra == NULL) {
-			if (p)
-				pcap_close(p);
-			continue;
-		}
-		if (round > 0)
-			CHECK(readahead_next(ra, &cp) == CAPTURE_PACKET);
+		struct reader r = reader_open(t_path("stop.pcap"));
+		if (r.ra != NULL && round > 0)
+			CHECK(readahead_next(r.ra, &cp) == CAPTURE_PACKET);
 		if (round == 2)
 			nanosleep(&pause, NULL);	/* the ring is full by now */
-		readahead_stop(ra);
-		CHECK(pcap_next_ex(p, &h, &data) == 1);
-		pcap_close(p);
+		readahead_stop(r.ra);
+		r.ra = NULL;
+		if (r.p != NULL)
+			CHECK(pcap_next_ex(r.p, &h, &data) == 1);
+		reader_close(&r);
 	}
 }
 
@@ -291,13 +277,5 @@ main(void)
 		T(test_break_ends_at_the_next_call),
 		T(test_stop_returns_wherever_the_thread_is),
 	};
-	snprintf(tmpl, sizeof tmpl, "/tmp/outflow-test-readahead-XXXXXX");
-	if (mkdtemp(tmpl) == NULL)
-		return 2;
-	int rc = t_run("readahead", c, sizeof c / sizeof c[0]);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
-	if (system(cmd) != 0)
-		rc = 1;
-	return rc;
+	return t_run_in_tmpdir("readahead", c, sizeof c / sizeof c[0]);
 }
