@@ -154,8 +154,8 @@ for cap in "$MIXED" "$FLOWS"; do
 	printf '  %-17s %s (%s)\n' "$cap.pcap" "$(sed -n 2p "$OUT/$cap.recipe" | sed 's/^pcapgen: [^:]*: //')" \
 		"$(du -h "$OUT/$cap.pcap" | cut -f1)"
 done
-printf '\n%-11s %-12s %9s %9s %10s %8s %8s %9s %8s %8s %9s\n' \
-	tool capture packets 'median s' 'pkts/s' 'Gbit/s' 'ns/pkt' 'RSS MB' 't/ndpi' 't/pcapr' 'KB/flow'
+printf '\n%-11s %-12s %9s %9s %7s %10s %8s %8s %9s %8s %7s %8s %9s\n' \
+	tool capture packets 'median s' 'CPU s' 'pkts/s' 'Gbit/s' 'ns/pkt' 'RSS MB' 't/ndpi' 'c/ndpi' 't/pcapr' 'KB/flow'
 for cap in "$MIXED" "$FLOWS"; do
 	read -r packets bytes < <(meta "$cap")
 	nflows=$(flows_of "$cap")
@@ -177,18 +177,19 @@ function median(a, n,   i, j, t) {
 		for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-$2 == cap { k = $1; nt[k]++; T[k, nt[k]] = $3; R[k, nt[k]] = $4 }
+$2 == cap { k = $1; nt[k]++; T[k, nt[k]] = $3; R[k, nt[k]] = $4; C[k, nt[k]] = $6 }
 END {
 	for (k in nt) {
 		n = nt[k]
-		for (i = 1; i <= n; i++) { t[i] = T[k, i]; r[i] = R[k, i] }
-		mt[k] = median(t, n); mr[k] = median(r, n)
-		delete t; delete r
+		for (i = 1; i <= n; i++) { t[i] = T[k, i]; r[i] = R[k, i]; c[i] = C[k, i] }
+		mt[k] = median(t, n); mr[k] = median(r, n); mc[k] = median(c, n)
+		delete t; delete r; delete c
 	}
 	s = mt[tool]
-	printf "%-11s %-12s %9d %9.3f %10.0f %8.2f %8.1f %9.1f", tool, cap, packets, s,
+	printf "%-11s %-12s %9d %9.3f %7.2f %10.0f %8.2f %8.1f %9.1f", tool, cap, packets, s, mc[tool],
 	    packets / s, bytes * 8 / s / 1e9, s * 1e9 / packets, mr[tool] / 1024
 	printf " %8s", ("ndpiReader" in mt) ? sprintf("%.2f", s / mt["ndpiReader"]) : "-"
+	printf " %7s", ("ndpiReader" in mc) ? sprintf("%.2f", mc[tool] / mc["ndpiReader"]) : "-"
 	printf " %8s", ("pcapread" in mt) ? sprintf("%.2f", s / mt["pcapread"]) : "-"
 	printf " %9s\n", (perflow > 0 ? sprintf("%.3f", mr[tool] / perflow) : "-")
 }
@@ -201,6 +202,9 @@ outflow-vol: outflow with only the host and destination rules of rules/default.r
 (volume, ratio, unusual protocol), so every detector module is idle; outflow minus
 outflow-vol is what the modules cost.
 t/ndpi, t/pcapr: median wall time relative to ndpiReader / pcapread (below 1 = faster).
+CPU s, c/ndpi: median user + system CPU time, and relative to ndpiReader's. outflow reads
+a capture file on a second thread (sensor/readahead.c), so its CPU time exceeds its wall
+time; the analysis itself is one thread.
 KB/flow: peak RSS divided by the number of concurrent flows in the capture.
 Wall time includes start-up (ndpiReader loads its protocol tables: ~30 ms).
 Raw results: $RESULTS; per-run output: $OUT/logs/.
