@@ -94,8 +94,19 @@ ring_advance(const struct rings *r, void *ring, uint64_t *sum, uint32_t n, uint3
 	if (now <= *cur)
 		return;
 	gap = now - *cur;
-	if (gap > n || *cur == 0)
-		gap = n;
+	if (gap >= n || *cur == 0) {
+		/*
+		 * Every bucket goes, so the total with them: one clear. A new
+		 * host takes this path on its first packet, and a capped host
+		 * table under churn (a million flows from more hosts than the
+		 * cap) makes a new host nearly every packet: bucket by bucket,
+		 * this was 17 % of that run.
+		 */
+		memset(ring, 0, (size_t)n * r->width * bsize);
+		memset(sum, 0, r->width * sizeof *sum);
+		*cur = now;
+		return;
+	}
 	for (uint32_t i = 0; i < gap; i++) {
 		size_t b = ((now - i) % n) * r->width;
 		for (size_t c = 0; c < r->width; c++)

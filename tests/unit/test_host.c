@@ -129,6 +129,13 @@ test_host_minute_ring_recycles_after_wrap(void)
 	/* A gap of more than a day: the hour ring is zeroed too. */
 	up(&n, EXT, 17, PB_T0 + 30 * PB_HOUR);
 	CHECK_EQ_U(out(&n, 86400, PB_T0 + 30 * PB_HOUR), 17);
+	/* A gap of exactly a ring (60 minutes, 24 hours): every bucket goes, and the total with them. */
+	up(&n, EXT, 19, PB_T0 + 31 * PB_HOUR);
+	CHECK_EQ_U(out(&n, 3600, PB_T0 + 31 * PB_HOUR), 19);
+	CHECK_EQ_U(out(&n, 86400, PB_T0 + 31 * PB_HOUR), 17 + 19);
+	up(&n, EXT, 23, PB_T0 + 55 * PB_HOUR);
+	CHECK_EQ_U(out(&n, 3600, PB_T0 + 55 * PB_HOUR), 23);
+	CHECK_EQ_U(out(&n, 86400, PB_T0 + 55 * PB_HOUR), 23);
 	pb_net_free(&n);
 }
 
