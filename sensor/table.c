@@ -13,11 +13,13 @@ struct table {
 	struct table_config cfg;
 	uint8_t *slots;
 	/*
-	 * Each index word is (tag << slot_bits) | (slot + 1), 0 = empty. The
-	 * tag is the top bits of the entry's hash, so a probe passes over a
-	 * colliding entry without reading it: entries are scattered over
+	 * Each index word is tag | dist << slot_bits | (slot + 1), 0 = empty.
+	 * The tag is the top bits of the entry's hash, so a probe passes over
+	 * a colliding entry without reading it: entries are scattered over
 	 * megabytes and each read is a cache miss, the largest single cost
-	 * in every profile of the sensor.
+	 * in every profile of the sensor. dist is how far the word sits past
+	 * its home position (dist_max: that far or further), so deletion can
+	 * shift the words after a hole without reading their entries either.
 	 */
 	uint32_t *index;
 	/*
@@ -34,6 +36,8 @@ struct table {
 	size_t map_bytes;	/* each region's mapping; 0 = calloc'd */
 	uint32_t slot_mask;	/* low slot_bits set */
 	unsigned slot_bits;
+	uint32_t dist_max;	/* the dist field's mask (0: no field, always read the entry) */
+	uint32_t tag_mask;	/* the bits above slot and dist */
 	size_t mask;		/* current index words - 1 */
 	size_t count;
 	uint32_t free_head;	/* slots freed by table_del, reused first */
@@ -110,11 +114,19 @@ table_new(const struct table_config *cfg, char *err, size_t errlen)
 		isz = TABLE_INDEX_MIN;
 	}
 	t->mask = isz - 1;
-	/* slot + 1 <= capacity < 2^30, so at least 2 tag bits remain. */
+	/*
+	 * slot + 1 <= capacity < 2^30, so at least 2 tag bits remain; up to 3
+	 * bits of distance go between, as long as 8 tag bits stay (a million
+	 * flows: 21 slot bits, 3 of distance, 8 of tag). At a load of at most
+	 * 1/2 nearly every word sits within 6 of its home.
+	 */
 	t->slot_bits = 1;
 	while (((size_t)1 << t->slot_bits) <= cfg->capacity)
 		t->slot_bits++;
 	t->slot_mask = (uint32_t)(((uint64_t)1 << t->slot_bits) - 1);
+	unsigned dist_bits = t->slot_bits + 3 + 8 <= 32 ? 3 : 0;
+	t->dist_max = (1u << dist_bits) - 1;
+	t->tag_mask = (uint32_t)~(((uint64_t)1 << (t->slot_bits + dist_bits)) - 1);
 	/*
 	 * Slots are handed out in order and never pre-touched: calloc'd pages
 	 * the table has not used yet cost address space, not memory, so a large
@@ -181,7 +193,27 @@ key_eq(const struct table *t, const struct tnode *n, const void *key)
 static inline uint32_t
 index_tag(const struct table *t, uint32_t hash)
 {
-	return hash & ~t->slot_mask;
+	return hash & t->tag_mask;
+}
+
+/* The word e, d positions past its home (saturated at dist_max). */
+static inline uint32_t
+with_dist(const struct table *t, uint32_t e, size_t d)
+{
+	uint32_t v = d < t->dist_max ? (uint32_t)d : t->dist_max;
+
+	return (e & ~(t->dist_max << t->slot_bits)) | v << t->slot_bits;
+}
+
+/* How far the word e at pos sits past its home: from the word, or its entry's hash. */
+static inline size_t
+word_dist(const struct table *t, uint32_t e, size_t pos)
+{
+	uint32_t v = (e >> t->slot_bits) & t->dist_max;
+
+	if (v < t->dist_max)
+		return v;
+	return (pos - (node_at(t, (e & t->slot_mask) - 1)->hash & t->mask)) & t->mask;
 }
 
 static inline uint32_t
@@ -201,7 +233,7 @@ index_pos(const struct table *t, const void *key, uint32_t hash)
 		uint32_t e = t->index[pos];
 		if (e == 0)
 			return pos;
-		if ((e & ~t->slot_mask) == tag) {
+		if ((e & t->tag_mask) == tag) {
 			const struct tnode *n = node_at(t, index_slot(t, e));
 			if (n->hash == hash && key_eq(t, n, key))
 				return pos;
@@ -246,7 +278,7 @@ list_append(struct table *t, struct tnode *n, uint32_t slot)
 /*
  * Doubles the index: every word moves to its home under the new mask (or
  * the first free position after it). The tag bits do not depend on the
- * mask, so words move unchanged; only the home needs the entry's hash.
+ * mask; the home (and so the distance) needs the entry's hash.
  */
 static void
 index_grow(struct table *t)
@@ -258,10 +290,10 @@ index_grow(struct table *t)
 		uint32_t e = from[i];
 		if (e == 0)
 			continue;
-		size_t pos = node_at(t, index_slot(t, e))->hash & nmask;
+		size_t home = node_at(t, index_slot(t, e))->hash & nmask, pos = home;
 		while (to[pos] != 0)
 			pos = (pos + 1) & nmask;
-		to[pos] = e;
+		to[pos] = with_dist(t, e, (pos - home) & nmask);
 	}
 	/* Private anonymous pages read back as zeros after this: the region is
 	 * ready to be grown into next time, and no longer counts as resident. */
@@ -297,7 +329,7 @@ table_add(struct table *t, const void *key, uint32_t hash, int list)
 	n->used = 1;
 	n->list = (uint8_t)list;
 	list_append(t, n, slot);
-	t->index[pos] = index_tag(t, hash) | (slot + 1);
+	t->index[pos] = with_dist(t, index_tag(t, hash) | (slot + 1), (pos - (hash & t->mask)) & t->mask);
 	t->count++;
 	return n;
 }
@@ -314,11 +346,10 @@ index_remove(struct table *t, size_t pos)
 		uint32_t e = t->index[next];
 		if (e == 0)
 			return;
-		size_t home = node_at(t, index_slot(t, e))->hash & t->mask;
 		/* e may fill the hole unless its home lies cyclically in (pos, next]. */
-		int stays = pos <= next ? (home > pos && home <= next) : (home > pos || home <= next);
-		if (!stays) {
-			t->index[pos] = e;
+		size_t d = word_dist(t, e, next), gap = (next - pos) & t->mask;
+		if (d >= gap) {
+			t->index[pos] = with_dist(t, e, d - gap);
 			t->index[next] = 0;
 			pos = next;
 		}
@@ -332,7 +363,8 @@ table_del(struct table *t, void *entry)
 	uint32_t slot = table_slot(t, entry);
 	size_t pos = index_pos(t, (uint8_t *)n + t->cfg.key_off, n->hash);
 
-	OF_ASSERT(n->used && t->index[pos] == (index_tag(t, n->hash) | (slot + 1)));
+	OF_ASSERT(n->used && (t->index[pos] & t->slot_mask) == slot + 1 &&
+	    (t->index[pos] & t->tag_mask) == index_tag(t, n->hash));
 	index_remove(t, pos);
 	list_unlink(t, n);
 	n->used = 0;
