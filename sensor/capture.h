@@ -4,6 +4,8 @@
  * link types the decoder does not understand (naming them), reports the
  * file position for progress and the kernel's drop counters for stats.
  * Timestamps are always microseconds, whatever the file's precision.
+ * A regular file is read ahead on a thread of its own (readahead.h);
+ * stdin and live interfaces are read here, between packets.
  * A live socket may join a PACKET_FANOUT group (fanout.h) that steers each
  * internal host to one of several sensors.
  */
