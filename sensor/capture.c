@@ -17,6 +17,7 @@
 struct capture {
 	pcap_t *p;
 	struct readahead *ra;	/* a regular file: read on a thread of its own */
+	int ra_pending;		/* that thread starts with the first capture_next() */
 	struct fanout *fanout;	/* live, --fanout: the group membership */
 	int live;
 	int timeout_ms;		/* live: longest wait in capture_next() */
@@ -137,10 +138,12 @@ capture_open(const struct capture_config *cfg, char *err, size_t errlen)
 		capture_close(c);
 		return NULL;
 	}
-	if (c->file_size > 0 && (c->ra = readahead_start(c->p, err, errlen)) == NULL) {
-		capture_close(c);
-		return NULL;
-	}
+	/*
+	 * Not yet: main.c drops privileges between opening the capture and
+	 * asking for its first packet, and libpcap's parsing of the file's
+	 * records must not run before that, on any thread.
+	 */
+	c->ra_pending = c->file_size > 0;
 	return c;
 }
 
@@ -163,6 +166,12 @@ capture_next(struct capture *c, struct capture_pkt *out)
 	const u_char *data;
 	int rc;
 
+	if (c->ra_pending) {
+		char err[128];
+		c->ra_pending = 0;
+		/* Without the thread (no memory for it) the file is read here, as stdin is. */
+		c->ra = readahead_start(c->p, err, sizeof err);
+	}
 	if (c->ra != NULL)
 		return readahead_next(c->ra, out);
 	rc = pcap_next_ex(c->p, &h, &data);

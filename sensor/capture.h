@@ -4,8 +4,10 @@
  * link types the decoder does not understand (naming them), reports the
  * file position for progress and the kernel's drop counters for stats.
  * Timestamps are always microseconds, whatever the file's precision.
- * A regular file is read ahead on a thread of its own (readahead.h);
- * stdin and live interfaces are read here, between packets.
+ * A regular file is read ahead on a thread of its own (readahead.h),
+ * started by the first capture_next(), so that nothing of the file is
+ * parsed before the caller has dropped its privileges; stdin and live
+ * interfaces are read here, between packets.
  * A live socket may join a PACKET_FANOUT group (fanout.h) that steers each
  * internal host to one of several sensors.
  */

@@ -2,7 +2,9 @@
  * capture: files (pcap, pcapng, nanosecond), errors named clearly, BPF,
  * refusing link types the decoder does not know.
  */
+#include <dirent.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -141,6 +143,49 @@ test_truncated_file_is_a_read_error_after_the_good_packets(void)
 	capture_close(c);
 }
 
+/* This process's threads, from /proc. */
+static int
+threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* main.c drops privileges between capture_open() and the first packet: no reading before it. */
+static void
+test_file_reader_thread_starts_with_the_first_packet(void)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char err[256];
+	struct capture_config cfg = { .file = t_path("r.pcap") };
+	struct capture_stats st;
+	struct capture_pkt cp;
+	struct capture *c;
+
+	write_pcap(cfg.file, DLT_EN10MB, 30000, 0);	/* 2.4 MB: the thread then waits on a full ring */
+	int before = threads();
+	c = capture_open(&cfg, err, sizeof err);
+	CHECK(c != NULL);
+	if (c == NULL)
+		return;
+	nanosleep(&pause, NULL);
+	CHECK_EQ_U(threads(), before);
+	capture_get_stats(c, &st);
+	CHECK_EQ_U(st.file_pos, 24);	/* the file header, and not one record */
+	CHECK(capture_next(c, &cp) == CAPTURE_PACKET);
+	CHECK_EQ_U(threads(), before + 1);
+	capture_close(c);
+	CHECK_EQ_U(threads(), before);
+}
+
 int
 main(void)
 {
@@ -151,6 +196,7 @@ main(void)
 		T(test_missing_file_and_bad_filter_are_clear_errors),
 		T(test_filter_applies),
 		T(test_truncated_file_is_a_read_error_after_the_good_packets),
+		T(test_file_reader_thread_starts_with_the_first_packet),
 	};
 	return t_run_in_tmpdir("capture", c, sizeof c / sizeof c[0]);
 }
