@@ -90,26 +90,32 @@ struct host_wide;
  * is ever clipped. Read buckets through host_minute_bucket/host_hour_bucket.
  */
 struct host {
+	/*
+	 * What nearly every packet touches comes first, together: the node,
+	 * the clock, the running totals and the list head are the first 280
+	 * bytes, and eviction's weight (total) is within the first 112. The
+	 * rings, application counts and peer registers follow.
+	 */
 	struct tnode node;
 	struct ip_addr addr;		/* the key */
 	uint64_t first_us, last_us;
 	struct win_clock clk;
-	uint32_t min[HOST_MINUTES][HC__COUNT];
-	uint32_t hour[HOST_HOURS][HC__COUNT];
-	struct host_wide *wide;		/* NULL: the buckets above hold the counts */
+	uint64_t total[HC__COUNT];
+	struct host_wide *wide;		/* NULL: the buckets below hold the counts */
 	uint64_t ring_sum[2][HC__COUNT];	/* each ring's total ([0] minutes, [1] hours), kept
 						 * as buckets fill and clear: a window as long as a
 						 * ring (1 h, 24 h) is one read, not 60 or 24 */
-	uint64_t total[HC__COUNT];
 	uint64_t out_ip_bytes, in_ip_bytes;	/* IP bytes (headers included), since first seen */
-	struct host_app apps[HOST_APPS];
-	uint8_t peers_regs[256];	/* HyperLogLog registers (2^8) of external peers, this hour */
-	uint32_t peers_hour;		/* the hour the registers belong to */
-	uint32_t peers_prev;		/* estimate for the previous hour */
 	uint32_t dest_head;		/* this host's destinations, most recently active
 					 * first (slot list), TABLE_NIL if none */
 	uint32_t excl_gen;		/* detect.c's cache: rules excepting any of this */
 	uint64_t excl_ext, excl_int;	/* host's external / internal destinations */
+	uint32_t peers_hour;		/* the hour the registers belong to */
+	uint32_t peers_prev;		/* estimate for the previous hour */
+	struct host_app apps[HOST_APPS];
+	uint32_t min[HOST_MINUTES][HC__COUNT];
+	uint32_t hour[HOST_HOURS][HC__COUNT];
+	uint8_t peers_regs[256];	/* HyperLogLog registers (2^8) of external peers, this hour */
 };
 
 /*
