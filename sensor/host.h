@@ -138,22 +138,25 @@ struct dest_flow {
 
 /* Laid out without holes: there is one per (host, peer), a hundred thousand on a busy site. */
 struct dest {
+	/* Every packet's: the node, the list links, the clock, the windows. */
 	struct tnode node;
 	struct dest_key key;
-	uint32_t name;			/* server name (names.h reference): read with host_dest_name() */
+	uint32_t sib_prev, sib_next;	/* the owner's list of destinations */
 	uint8_t peer_internal;
 	uint8_t l4proto;		/* IP protocol of the latest flow */
 	uint8_t app_done;		/* nDPI finished with the latest flow: app ids
 					 * 0/0 then mean "could not classify" */
+	uint64_t last_us;
+	uint64_t total[DC__COUNT];
+	struct dest_win win;
+	/* A flow's first packet, its classification, the ticks, the alerts. */
+	uint32_t name;			/* server name (names.h reference): read with host_dest_name() */
+	uint32_t excl_gen;		/* detect.c's cache: which rules' except clauses */
 	uint16_t port;			/* responder port of the latest flow */
 	uint16_t app_master, app_proto, app_category;
-	uint32_t excl_gen;		/* detect.c's cache: which rules' except clauses */
-	uint32_t sib_prev, sib_next;	/* the owner's list of destinations */
 	uint64_t app_risk;		/* nDPI risk bits of the latest classified flow */
-	uint64_t first_us, last_us;
+	uint64_t first_us;
 	uint64_t flows;
-	struct dest_win win;
-	uint64_t total[DC__COUNT];
 	uint64_t excl_mask;		/* match this destination (valid while excl_gen matches) */
 	/* Evidence: the flow started last (valid while it is alive: check with
 	 * host_dest_live_flow()) and the last flow that ended. */
