@@ -159,6 +159,16 @@ capture_close(struct capture *c)
 	free(c);
 }
 
+void
+capture_pkt_from(struct capture_pkt *out, const struct pcap_pkthdr *h, const uint8_t *data)
+{
+	/* A timestamp with tv_usec out of range is the file's lie; carry it over. */
+	out->ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+	out->caplen = h->caplen;
+	out->wirelen = h->len < h->caplen ? h->caplen : h->len;
+	out->data = data;
+}
+
 enum capture_rc
 capture_next(struct capture *c, struct capture_pkt *out)
 {
@@ -186,11 +196,7 @@ capture_next(struct capture *c, struct capture_pkt *out)
 
 	switch (rc) {
 	case 1:
-		/* A timestamp with tv_usec out of range is the file's lie; carry it over. */
-		out->ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-		out->caplen = h->caplen;
-		out->wirelen = h->len < h->caplen ? h->caplen : h->len;
-		out->data = data;
+		capture_pkt_from(out, h, data);
 		return CAPTURE_PACKET;
 	case 0:
 		return CAPTURE_IDLE;

@@ -53,6 +53,14 @@ struct capture_pkt {
 };
 
 struct capture;
+struct pcap_pkthdr;
+
+/*
+ * A libpcap record as the sensor takes it, from a file, a wire or the
+ * read-ahead thread alike: microseconds, and a wire length never below
+ * the captured one.
+ */
+void capture_pkt_from(struct capture_pkt *out, const struct pcap_pkthdr *h, const uint8_t *data);
 
 /*
  * Opens the source; NULL with a message in err (no such file, permission,

@@ -136,10 +136,9 @@ ra_main(void *arg)
 			rc = PCAP_ERROR;
 		}
 		if (rc == 1) {
-			struct ra_rec r = {
-				.ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec,
-				.caplen = h->caplen, .wirelen = h->len,
-			};
+			struct capture_pkt cp;
+			capture_pkt_from(&cp, h, data);
+			struct ra_rec r = { .ts_us = cp.ts_us, .caplen = cp.caplen, .wirelen = cp.wirelen };
 			memcpy(b->buf + b->used, &r, sizeof r);
 			memcpy(b->buf + b->used + sizeof r, data, h->caplen);
 			b->used += need;
@@ -218,7 +217,7 @@ readahead_next(struct readahead *ra, struct capture_pkt *out)
 				memcpy(&r, b->buf + ra->off, sizeof r);
 				out->ts_us = r.ts_us;
 				out->caplen = r.caplen;
-				out->wirelen = r.wirelen < r.caplen ? r.caplen : r.wirelen;
+				out->wirelen = r.wirelen;
 				out->data = b->buf + ra->off + sizeof r;
 				ra->off += rec_bytes(r.caplen);
 				return CAPTURE_PACKET;

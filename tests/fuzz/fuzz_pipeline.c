@@ -70,11 +70,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	int dlt = pcap_datalink(p);
 	while (pcap_next_ex(p, &h, &pkt) == 1) {
-		struct capture_pkt cp = {
-			.ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec,
-			.caplen = h->caplen, .wirelen = h->len < h->caplen ? h->caplen : h->len,
-			.data = pkt,
-		};
+		struct capture_pkt cp;
+		capture_pkt_from(&cp, h, pkt);
 		sensor_process(sensor, dlt, &cp);
 	}
 	sensor_finish(sensor);
