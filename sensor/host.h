@@ -136,7 +136,7 @@ struct dest_flow {
 	uint8_t l4proto;
 };
 
-/* Laid out without holes: there is one per (host, peer), a hundred thousand on a busy site. */
+/* Laid out tightly (one spare byte): there is one per (host, peer), a hundred thousand on a busy site. */
 struct dest {
 	/* Every packet's: the node, the list links, the clock, the windows. */
 	struct tnode node;

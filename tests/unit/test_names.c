@@ -71,7 +71,7 @@ static void
 test_names_empty_name_holds_nothing(void)
 {
 	struct names *n = mk(4);
-	uint32_t r = 12345;
+	uint32_t r = NAME_NONE;
 
 	CHECK(n != NULL);
 	if (n == NULL)
@@ -84,7 +84,6 @@ test_names_empty_name_holds_nothing(void)
 	names_drop(n, NAME_NONE);
 	CHECK_EQ_U(count(n), 0);
 	/* names_set: to a name, to the same one (no churn), to another, to "". */
-	r = NAME_NONE;
 	names_set(n, &r, "a.example", NAMES_MAX);
 	uint32_t first = r;
 	names_set(n, &r, "a.example", NAMES_MAX);
