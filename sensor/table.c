@@ -196,6 +196,12 @@ index_tag(const struct table *t, uint32_t hash)
 	return hash & t->tag_mask;
 }
 
+static inline uint32_t
+index_slot(const struct table *t, uint32_t e)
+{
+	return (e & t->slot_mask) - 1;
+}
+
 /* The word e, d positions past its home (saturated at dist_max). */
 static inline uint32_t
 with_dist(const struct table *t, uint32_t e, size_t d)
@@ -213,13 +219,7 @@ word_dist(const struct table *t, uint32_t e, size_t pos)
 
 	if (v < t->dist_max)
 		return v;
-	return (pos - (node_at(t, (e & t->slot_mask) - 1)->hash & t->mask)) & t->mask;
-}
-
-static inline uint32_t
-index_slot(const struct table *t, uint32_t e)
-{
-	return (e & t->slot_mask) - 1;
+	return (pos - (node_at(t, index_slot(t, e))->hash & t->mask)) & t->mask;
 }
 
 /* The index position holding key, or the empty position where it would go. */
@@ -363,7 +363,7 @@ table_del(struct table *t, void *entry)
 	uint32_t slot = table_slot(t, entry);
 	size_t pos = index_pos(t, (uint8_t *)n + t->cfg.key_off, n->hash);
 
-	OF_ASSERT(n->used && (t->index[pos] & t->slot_mask) == slot + 1 &&
+	OF_ASSERT(n->used && index_slot(t, t->index[pos]) == slot &&
 	    (t->index[pos] & t->tag_mask) == index_tag(t, n->hash));
 	index_remove(t, pos);
 	list_unlink(t, n);
