@@ -52,6 +52,12 @@ const char *readahead_error(const struct readahead *ra);
 /* File offset just past the block being handed out (progress, stats). */
 uint64_t readahead_pos(const struct readahead *ra);
 
+/*
+ * How many times the thread found the ring full and waited: each wait
+ * ends with one wake from the caller, a system call on the analysis thread.
+ */
+uint64_t readahead_waits(struct readahead *ra);
+
 /* End of file at the next call (as pcap_breakloop): safe in a signal handler. */
 void readahead_break(struct readahead *ra);
 

@@ -3,6 +3,7 @@
  * packet, in order, byte for byte, across many blocks and blocks grown for
  * big packets), then the same end; stops cleanly wherever the caller is.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -264,6 +265,42 @@ test_stop_returns_wherever_the_thread_is(void)
 	}
 }
 
+/*
+ * A caller slower than the file: the thread, always ahead, finds the ring
+ * full and waits, and is woken once per half ring (RA_BLOCKS / 2 blocks),
+ * not once per block. Each wake is a system call on the analysis thread.
+ */
+static void
+test_a_full_ring_waits_for_half_of_it(void)
+{
+	/* 1514-byte packets: about 85 to a block, so 40 blocks' worth. */
+	static uint32_t sizes[3400];
+	const struct timespec pause = { 0, 100000 };
+	struct capture_pkt cp;
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		sizes[i] = 1514;
+	write_pcap(t_path("slow.pcap"), 3400, sizes);
+	struct reader r = reader_open(t_path("slow.pcap"));
+	if (r.ra == NULL)
+		goto out;
+	while (readahead_next(r.ra, &cp) == CAPTURE_PACKET) {
+		if (++n % 16 == 0)
+			nanosleep(&pause, NULL);
+	}
+	CHECK_EQ_U(n, 3400);
+	uint64_t blocks = (3400u * (16u + 1520u)) / RA_BLOCK_BYTES;
+	uint64_t waits = readahead_waits(r.ra);
+	if (waits < 2 || waits > blocks / (RA_BLOCKS / 2) + 2)
+		fprintf(stderr, "# %llu waits for about %llu blocks\n", (unsigned long long)waits,
+		    (unsigned long long)blocks);
+	CHECK(waits >= 2);
+	CHECK(waits <= blocks / (RA_BLOCKS / 2) + 2);
+out:
+	reader_close(&r);
+}
+
 int
 main(void)
 {
@@ -276,6 +313,7 @@ main(void)
 		T(test_empty_file_is_eof),
 		T(test_break_ends_at_the_next_call),
 		T(test_stop_returns_wherever_the_thread_is),
+		T(test_a_full_ring_waits_for_half_of_it),
 	};
 	return t_run_in_tmpdir("readahead", c, sizeof c / sizeof c[0]);
 }
