@@ -15,12 +15,14 @@
 #   BENCH_QUICK=1         small captures (200 k packets, 100 k flows)
 #   BENCH_MODULES=1       also each detector module's cost on the mixed capture:
 #                         outflow-vol's rules plus that module's
+#   BENCH_ALERTS=0        skip the alert path (a burst of alerts into a private
+#                         redis-server; run when redis-server is installed)
 #   OUTFLOW_BENCH_ARGS    extra arguments for build/outflow -r FILE -q
 #   BUILD=dir             build directory (default build)
 #
 # Captures are generated into $BUILD/bench/ only when missing or when
 # tools/pcapgen.c, tools/pcapgen_proto.h or the generator arguments changed. Needs no root; every
-# process it starts has exited when it returns.
+# process it starts (the alert path's redis-server included) has exited when it returns.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -209,6 +211,69 @@ KB/flow: peak RSS divided by the number of concurrent flows in the capture.
 Wall time includes start-up (ndpiReader loads its protocol tables: ~30 ms).
 Raw results: $RESULTS; per-run output: $OUT/logs/.
 EOF
+
+# The alert path: a rule that fires for every destination that received more
+# than 1 KB in a minute raises tens of thousands of alerts on the mixed
+# capture. outflow runs with it into a private redis-server (started here on
+# a free loopback port, stopped before this returns) and with no Redis, both
+# also writing the alerts to a file (-o): the difference is what delivery
+# costs the capture, which it must not slow (Redis is written by its own
+# thread). Delivered = the stream's length (each alert is XADDed exactly
+# once); alerts/s = delivered / wall time of the Redis run, the final drain
+# included. BENCH_ALERTS=0 skips it.
+if [ "${BENCH_ALERTS:-1}" = 1 ] && [ -x "$OUTFLOW" ] && command -v redis-server >/dev/null &&
+    command -v redis-cli >/dev/null; then
+	# shellcheck source=tests/lib/redis.sh
+	. tests/lib/redis.sh
+	trap redis_stop_all EXIT
+	port=$(redis_free_port) || die "alert path: no free loopback port"
+	rm -rf "$OUT/redis"
+	redis_start "$OUT/redis" "$port" || die "alert path: redis-server did not start"
+	cat >"$OUT/burst.rules" <<'RULES'
+rule every-dest {
+    category  bulk-transfer
+    when      dest.out.bytes[1min] > 1 KB
+    severity  low
+    message   "{src_ip} {dest_ip}"
+    suppress  1 min
+}
+RULES
+	file=$OUT/$MIXED.pcap
+	: >"$OUT/alerts.res"
+	for ((run = 1; run <= RUNS; run++)); do
+		redis-cli -p "$port" DEL outflow:alerts:stream >/dev/null
+		rm -f "$OUT/alerts-off.json" "$OUT/alerts-on.json"	# -o appends
+		"$MEASURE" "$OUT/alerts-off.one" "$OUTFLOW" -r "$file" -q --stats-interval 0 --rules "$OUT/burst.rules" \
+			-o "$OUT/alerts-off.json" "${OUTFLOW_ARGS[@]}" >"$OUT/logs/alerts-off-$run.log" 2>&1 ||
+			die "alert path: outflow failed, see $OUT/logs/alerts-off-$run.log"
+		"$MEASURE" "$OUT/alerts-on.one" "$OUTFLOW" -r "$file" -q --stats-interval 0 --rules "$OUT/burst.rules" \
+			-o "$OUT/alerts-on.json" --redis "redis://127.0.0.1:$port" "${OUTFLOW_ARGS[@]}" >"$OUT/logs/alerts-redis-$run.log" 2>&1 ||
+			die "alert path: outflow with Redis failed, see $OUT/logs/alerts-redis-$run.log"
+		raised=$(wc -l <"$OUT/alerts-on.json")
+		delivered=$(redis-cli -p "$port" XLEN outflow:alerts:stream)
+		dropped=$(grep -o '"dropped":[0-9]*' "$OUT/logs/alerts-redis-$run.log" | tail -1 | cut -d: -f2 || true)
+		echo "$(cut -d' ' -f1 "$OUT/alerts-off.one") $(cut -d' ' -f1 "$OUT/alerts-on.one") $raised $delivered ${dropped:-?}" \
+			>>"$OUT/alerts.res"
+	done
+	redis_stop_all
+	trap - EXIT
+	printf '\nAlert path on %s (rule every-dest in %s, %s runs, median wall time):\n' \
+		"$MIXED.pcap" "$OUT/burst.rules" "$RUNS"
+	awk 'function median(a, n,   i, j, t) {
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{ off[NR] = $1; on[NR] = $2; rate[NR] = $4 / $2; if ($4 != $3 || $5 != 0) bad++
+	  line = line sprintf("  run %d: %d alerts raised, %d delivered, %s dropped\n", NR, $3, $4, $5) }
+	END {
+		printf "%s", line
+		mon = median(on, NR); moff = median(off, NR)
+		printf "  wall %.2f s with Redis, %.2f s without: %+.1f %%\n", mon, moff, (mon / moff - 1) * 100
+		printf "  %.0f alerts/s delivered\n", median(rate, NR)
+		if (bad) printf "  %d run(s) did not deliver every alert raised\n", bad
+	}' "$OUT/alerts.res"
+fi
 
 # Each module on its own: the core rules plus the module's, against the core
 # rules alone, on the mixed capture. CPU time (user + system) rather than wall
