@@ -286,16 +286,18 @@ test_a_full_ring_waits_for_half_of_it(void)
 	if (r.ra == NULL)
 		goto out;
 	while (readahead_next(r.ra, &cp) == CAPTURE_PACKET) {
-		if (++n % 16 == 0)
+		if (++n % 4 == 0)
 			nanosleep(&pause, NULL);
 	}
 	CHECK_EQ_U(n, 3400);
 	uint64_t blocks = (3400u * (16u + 1520u)) / RA_BLOCK_BYTES;
 	uint64_t waits = readahead_waits(r.ra);
-	if (waits < 2 || waits > blocks / (RA_BLOCKS / 2) + 2)
+	/* About blocks / 2 (18 here). The lower bound: the thread was ahead for
+	 * most of the file, or the upper one would prove nothing. */
+	if (waits < blocks / 4 || waits > blocks / (RA_BLOCKS / 2) + 2)
 		fprintf(stderr, "# %llu waits for about %llu blocks\n", (unsigned long long)waits,
 		    (unsigned long long)blocks);
-	CHECK(waits >= 2);
+	CHECK(waits >= blocks / 4);
 	CHECK(waits <= blocks / (RA_BLOCKS / 2) + 2);
 out:
 	reader_close(&r);
