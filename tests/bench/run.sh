@@ -173,12 +173,7 @@ for cap in "$MIXED" "$FLOWS"; do
 			continue
 		fi
 		awk -v tool="$tool" -v cap="$cap" -v packets="$packets" -v bytes="$bytes" \
-		    -v perflow="$perflow" -f - "$RESULTS" <<'AWK'
-function median(a, n,   i, j, t) {
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+		    -v perflow="$perflow" -f tests/bench/median.awk -f - "$RESULTS" <<'AWK'
 $2 == cap { k = $1; nt[k]++; T[k, nt[k]] = $3; R[k, nt[k]] = $4; C[k, nt[k]] = $6 }
 END {
 	for (k in nt) {
@@ -259,20 +254,17 @@ RULES
 	trap - EXIT
 	printf '\nAlert path on %s (rule every-dest in %s, %s runs, median wall time):\n' \
 		"$MIXED.pcap" "$OUT/burst.rules" "$RUNS"
-	awk 'function median(a, n,   i, j, t) {
-		for (i = 2; i <= n; i++)
-			for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	{ off[NR] = $1; on[NR] = $2; rate[NR] = $4 / $2; if ($4 != $3 || $5 != 0) bad++
-	  line = line sprintf("  run %d: %d alerts raised, %d delivered, %s dropped\n", NR, $3, $4, $5) }
-	END {
-		printf "%s", line
-		mon = median(on, NR); moff = median(off, NR)
-		printf "  wall %.2f s with Redis, %.2f s without: %+.1f %%\n", mon, moff, (mon / moff - 1) * 100
-		printf "  %.0f alerts/s delivered\n", median(rate, NR)
-		if (bad) printf "  %d run(s) did not deliver every alert raised\n", bad
-	}' "$OUT/alerts.res"
+	awk -f tests/bench/median.awk -f - "$OUT/alerts.res" <<'AWK'
+{ off[NR] = $1; on[NR] = $2; rate[NR] = $4 / $2; if ($4 != $3 || $5 != 0) bad++
+  line = line sprintf("  run %d: %d alerts raised, %d delivered, %s dropped\n", NR, $3, $4, $5) }
+END {
+	printf "%s", line
+	mon = median(on, NR); moff = median(off, NR)
+	printf "  wall %.2f s with Redis, %.2f s without: %+.1f %%\n", mon, moff, (mon / moff - 1) * 100
+	printf "  %.0f alerts/s delivered\n", median(rate, NR)
+	if (bad) printf "  %d run(s) did not deliver every alert raised\n", bad
+}
+AWK
 fi
 
 # Each module on its own: the core rules plus the module's, against the core
