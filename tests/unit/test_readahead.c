@@ -294,11 +294,12 @@ test_a_full_ring_waits_for_half_of_it(void)
 	uint64_t waits = readahead_waits(r.ra);
 	/* About blocks / 2 (18 here). The lower bound: the thread was ahead for
 	 * most of the file, or the upper one would prove nothing. */
-	if (waits < blocks / 4 || waits > blocks / (RA_BLOCKS / 2) + 2)
+	uint64_t lo = blocks / 4, hi = blocks / (RA_BLOCKS / 2) + 2;
+	if (waits < lo || waits > hi)
 		fprintf(stderr, "# %llu waits for about %llu blocks\n", (unsigned long long)waits,
 		    (unsigned long long)blocks);
-	CHECK(waits >= blocks / 4);
-	CHECK(waits <= blocks / (RA_BLOCKS / 2) + 2);
+	CHECK(waits >= lo);
+	CHECK(waits <= hi);
 out:
 	reader_close(&r);
 }
